@@ -1,0 +1,310 @@
+"""Configuration as immutable values (SPEC §4).
+
+``load_config(path)`` reads a TOML file, checks every key and type, and returns
+a frozen :class:`Config`. An unknown key or a value of the wrong type raises
+:class:`~archiver.errors.ConfigError` naming the key, for example::
+
+    config.toml: [fetch] per_host_delay: expected a duration like "1s", got 5
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ConfigError
+
+DEFAULT_USER_AGENT = f"archiver/{__version__} (+https://github.com/archiver-project/archiver)"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$", re.I)
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$", re.I)
+_SIZE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+
+
+def parse_duration(text: str) -> float:
+    """``"90s"`` -> 90.0 seconds. Raises ValueError."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(text)
+    return float(match[1]) * _DURATION_UNITS[match[2].lower()]
+
+
+def parse_size(text: str) -> int:
+    """``"50MB"`` -> 50_000_000 bytes. Raises ValueError."""
+    match = _SIZE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(text)
+    return int(float(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()])
+
+
+@dataclass(frozen=True)
+class Source:
+    """One ``[[sources]]`` entry: exactly one of url / feed / path."""
+
+    url: str | None = None
+    feed: str | None = None
+    path: str | None = None
+    name: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "url" if self.url else "feed" if self.feed else "path"
+
+    @property
+    def target(self) -> str:
+        return self.url or self.feed or self.path or ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.target
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    dir: Path = Path("archives")
+    warc_max_size: int = parse_size("1GB")
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    include_comments: bool = True
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    user_agent: str = DEFAULT_USER_AGENT
+    concurrency: int = 16
+    per_host_concurrency: int = 2
+    per_host_delay: float = 1.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_body: int = parse_size("50MB")
+    max_redirects: int = 10
+    respect_robots: bool = False
+    allow_private_networks: bool = False
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    recheck_after: float = parse_duration("7d")
+    retry_failing_after: float = parse_duration("1d")
+    confirm_checks: int = 3
+    confirm_span: float = parse_duration("72h")
+    changed_below: float = 0.8
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    sweep: str = "0 3 * * *"
+
+
+REPORT_FORMATS = ("html", "md", "json")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    formats: tuple[str, ...] = REPORT_FORMATS
+
+
+@dataclass(frozen=True)
+class Config:
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    sources: tuple[Source, ...] = ()
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    path: Path | None = None  # the file it was read from, if any
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.archive.dir
+
+    def with_fetch(self, **changes: Any) -> Config:
+        return replace(self, fetch=replace(self.fetch, **changes))
+
+
+# How each key is read: (kind, extra) where kind picks a converter below.
+_SECTIONS: dict[str, type] = {
+    "archive": ArchiveConfig,
+    "collect": CollectConfig,
+    "fetch": FetchConfig,
+    "check": CheckConfig,
+    "schedule": ScheduleConfig,
+    "report": ReportConfig,
+}
+_KINDS: dict[tuple[str, str], str] = {
+    ("archive", "dir"): "path",
+    ("archive", "warc_max_size"): "size",
+    ("collect", "include_comments"): "bool",
+    ("collect", "exclude"): "regex_list",
+    ("fetch", "user_agent"): "str",
+    ("fetch", "concurrency"): "positive_int",
+    ("fetch", "per_host_concurrency"): "positive_int",
+    ("fetch", "per_host_delay"): "duration",
+    ("fetch", "connect_timeout"): "duration",
+    ("fetch", "read_timeout"): "duration",
+    ("fetch", "total_timeout"): "duration",
+    ("fetch", "max_body"): "size",
+    ("fetch", "max_redirects"): "int",
+    ("fetch", "respect_robots"): "bool",
+    ("fetch", "allow_private_networks"): "bool",
+    ("fetch", "retries"): "int",
+    ("check", "recheck_after"): "duration",
+    ("check", "retry_failing_after"): "duration",
+    ("check", "confirm_checks"): "positive_int",
+    ("check", "confirm_span"): "duration",
+    ("check", "changed_below"): "fraction",
+    ("schedule", "sweep"): "cron",
+    ("report", "formats"): "formats",
+}
+
+
+def _convert(kind: str, value: Any, where: str, base: Path) -> Any:
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"{where}: expected {expected}, got {value!r}")
+
+    if kind == "str":
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if kind in ("int", "positive_int"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise fail("a whole number >= 0" if kind == "int" else "a whole number >= 1")
+        if kind == "positive_int" and value < 1:
+            raise fail("a whole number >= 1")
+        return value
+    if kind == "fraction":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise fail("a number between 0 and 1")
+        return float(value)
+    if kind == "duration":
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise fail('a duration like "1s", "30m", "72h" or "7d"') from None
+    if kind == "size":
+        try:
+            return parse_size(value)
+        except ValueError:
+            raise fail('a size like "50MB" or "1GB"') from None
+    if kind == "path":
+        if not isinstance(value, str) or not value:
+            raise fail("a directory path")
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else base / path
+    if kind == "regex_list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail("a list of regular expressions")
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"{where}: invalid regular expression {pattern!r}: {exc}") from None
+        return tuple(value)
+    if kind == "formats":
+        if not isinstance(value, list) or not all(v in REPORT_FORMATS for v in value):
+            raise fail(f"a list drawn from {list(REPORT_FORMATS)}")
+        return tuple(value)
+    if kind == "cron":
+        if not isinstance(value, str):
+            raise fail('a cron expression like "0 3 * * *"')
+        _check_cron(value, where)
+        return value
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _check_cron(expression: str, where: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid cron expression {expression!r}: {exc}") from None
+
+
+def _read_section(name: str, table: Any, label: str, base: Path) -> Any:
+    cls = _SECTIONS[name]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{label}: [{name}] must be a table")
+    values = {}
+    known = {f.name for f in fields(cls)}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{label}: [{name}] {key}: unknown key (known: {', '.join(sorted(known))})")
+        values[key] = _convert(_KINDS[(name, key)], value, f"{label}: [{name}] {key}", base)
+    return cls(**values)
+
+
+def _read_sources(items: Any, label: str) -> tuple[Source, ...]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{label}: sources must be written as [[sources]] tables")
+    sources = []
+    for number, item in enumerate(items, 1):
+        where = f"{label}: [[sources]] #{number}"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: must be a table")
+        for key, value in item.items():
+            if key not in ("url", "feed", "path", "name"):
+                raise ConfigError(f"{where} {key}: unknown key (known: feed, name, path, url)")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where} {key}: expected a non-empty string, got {value!r}")
+        given = [k for k in ("url", "feed", "path") if k in item]
+        if len(given) != 1:
+            raise ConfigError(f"{where}: needs exactly one of url, feed, path (got {', '.join(given) or 'none'})")
+        sources.append(Source(**item))
+    return tuple(sources)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read ``path`` (or return the built-in defaults when it is None)."""
+    if path is None:
+        return Config()
+    label = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+    base = path.parent
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "sources":
+            sections["sources"] = _read_sources(value, label)
+        elif key in _SECTIONS:
+            sections[key] = _read_section(key, value, label, base)
+        else:
+            raise ConfigError(f"{label}: [{key}]: unknown section (known: {', '.join(sorted([*_SECTIONS, 'sources']))})")
+    if "archive" not in sections:
+        sections["archive"] = ArchiveConfig(dir=base / "archives")
+    return Config(**sections, path=path)
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """``--config``, else ``$ARCHIVER_CONFIG``, else ``./config.toml``, else None."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("ARCHIVER_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else None

@@ -1,0 +1,41 @@
+"""Exceptions raised by archiver's library code.
+
+A failed fetch of a cited page is never an exception: it is a result
+(``models.FetchResult.error``). Exceptions are for problems with what the user
+asked for or with the archive itself::
+
+    ArchiverError                 base; the CLI maps it to exit code 1
+    +-- UsageError                bad argument or input; exit code 2
+    |   +-- ConfigError           bad config.toml key or value; exit code 2
+    |   +-- InvalidURL            a URL that cannot be fetched (scheme, syntax)
+    +-- ArchiveBusy               another run holds the archive lock; exit code 2
+    +-- StoreError                the database is unusable or from a newer version
+"""
+
+from __future__ import annotations
+
+
+class ArchiverError(Exception):
+    """Base class of every error archiver raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(ArchiverError):
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    pass
+
+
+class InvalidURL(UsageError, ValueError):
+    pass
+
+
+class ArchiveBusy(ArchiverError):
+    exit_code = 2
+
+
+class StoreError(ArchiverError):
+    pass

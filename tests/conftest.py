@@ -1,0 +1,61 @@
+"""Shared fixtures: real local HTTP servers and a test configuration."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from archiver.config import ArchiveConfig, Config, FetchConfig
+
+from .server import TestServer
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = SHARED / "corpus"
+SAMPLE_ARTICLE = SHARED / "samples" / "article-with-comments.txt"
+
+_loopback = itertools.count(2)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[TestServer]:
+    """One server on 127.0.0.1 for the session; tests register unique paths."""
+    srv = TestServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server() -> Iterator[object]:
+    """Factory for extra servers, each on its own loopback address (127.0.0.N): distinct hosts."""
+    started: list[TestServer] = []
+
+    def make() -> TestServer:
+        n = next(_loopback)
+        srv = TestServer(host=f"127.0.{n // 250}.{n % 250 + 2}").start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """A configuration for tests: archive in tmp_path, loopback allowed, short timeouts."""
+    return Config(
+        archive=ArchiveConfig(dir=tmp_path / "archives", warc_max_size=1_000_000_000),
+        fetch=replace(
+            FetchConfig(),
+            allow_private_networks=True,
+            per_host_delay=0.0,
+            connect_timeout=2.0,
+            read_timeout=2.0,
+            total_timeout=5.0,
+            retries=0,
+        ),
+    )
