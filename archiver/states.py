@@ -1,0 +1,83 @@
+"""How a verdict moves a link's state (SPEC §5). Pure: values in, values out.
+
+    verdict ok/changed/moved  -> that state; the failure count resets
+    verdict blocked/excluded  -> that state; failures neither counted nor reset
+    verdict failed            -> failing, until ``confirm_checks`` failures span
+                                 at least ``confirm_span``: then dead
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .config import CheckConfig
+from .models import EXCLUSION_REASONS, FetchResult, State, Verdict
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: State
+    reason: str | None
+    failures: int
+    first_failure_at: datetime | None
+    next_check: datetime | None
+
+    def link_updates(self, previous_state: str, now: datetime, iso: Any) -> dict[str, Any]:
+        updates: dict[str, Any] = {
+            "state": self.state.value,
+            "reason": self.reason,
+            "failures": self.failures,
+            "first_failure_at": iso(self.first_failure_at) if self.first_failure_at else None,
+            "next_check": iso(self.next_check) if self.next_check else None,
+        }
+        if previous_state != self.state.value:
+            updates["state_since"] = iso(now)
+        return updates
+
+
+_SUCCESS = {Verdict.OK: State.OK, Verdict.CHANGED: State.CHANGED, Verdict.MOVED: State.MOVED}
+
+
+def transition(*, verdict: Verdict, reason: str | None, failures: int, first_failure_at: datetime | None,
+               now: datetime, config: CheckConfig) -> Transition:
+    """The state after ``verdict``, given the failure history so far."""
+    recheck = now + timedelta(seconds=config.recheck_after)
+    retry = now + timedelta(seconds=config.retry_failing_after)
+    if verdict in _SUCCESS:
+        return Transition(_SUCCESS[verdict], reason, 0, None, recheck)
+    if verdict is Verdict.BLOCKED:
+        return Transition(State.BLOCKED, reason, failures, first_failure_at, retry)
+    if verdict is Verdict.EXCLUDED:
+        return Transition(State.EXCLUDED, reason, failures, first_failure_at, None)
+    failures += 1
+    first = first_failure_at or now
+    confirmed = failures >= config.confirm_checks and (now - first).total_seconds() >= config.confirm_span
+    if confirmed:
+        return Transition(State.DEAD, reason, failures, first, recheck)
+    return Transition(State.FAILING, reason, failures, first, retry)
+
+
+def status_verdict(status: int) -> tuple[Verdict, str] | None:
+    """The verdict an HTTP status implies by itself, or None for 2xx/3xx."""
+    if status in (401, 403, 407, 429, 451):
+        return Verdict.BLOCKED, f"http-{status}"
+    if status in (404, 410):
+        return Verdict.FAILED, f"http-{status}"
+    if status >= 500:
+        return Verdict.FAILED, "http-5xx"
+    if status >= 400:
+        return Verdict.FAILED, f"http-{status}"
+    return None
+
+
+def fetch_verdict(result: FetchResult) -> tuple[Verdict, str] | None:
+    """The verdict a fetch implies without looking at content, or None when it needs judging."""
+    if result.error in EXCLUSION_REASONS:
+        return Verdict.EXCLUDED, result.error or ""
+    if result.error:
+        return Verdict.FAILED, result.error
+    if result.status is None:
+        return Verdict.FAILED, "connection"
+    return status_verdict(result.status)

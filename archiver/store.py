@@ -1,0 +1,491 @@
+"""The archive database: the only module that writes SQL (SPEC §6).
+
+SQLite at ``<archive.dir>/archive.db`` through sqlite-utils, WAL mode. The
+schema is versioned with ``PRAGMA user_version`` and migrated forward when the
+store is opened; each migration is a function in ``MIGRATIONS``.
+
+Tables (browse them with any SQLite tool):
+
+    links       one row per normalized URL: its state, reason, failure count
+    citations   where each link was cited (source, body or comment N, context)
+    sources     articles, files and feeds collected from
+    captures    one row per fetch written to the WARCs (cited copy, checks)
+    records     every WARC record of a capture: file, offset, length
+    texts       main text extracted from a payload, keyed by payload digest
+    checks      every check of a link: verdict, reason, evidence capture
+    sweeps      one row per sweep with its summary
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from .errors import StoreError
+from .models import FetchResult, RecordLocation, State
+
+DB_NAME = "archive.db"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-28T03:12:09Z`` (UTC, second precision)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- schema --------------------------------------------------------------------
+
+_V1 = """
+CREATE TABLE links (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,           -- normalized (SPEC §7)
+    url_as_cited TEXT NOT NULL,         -- first spelling seen
+    host TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    reason TEXT,
+    state_since TEXT,
+    first_seen TEXT NOT NULL,
+    last_checked TEXT,
+    next_check TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    first_failure_at TEXT,
+    http_status INTEGER,
+    final_url TEXT,
+    similarity REAL,
+    cited_capture_id INTEGER,
+    latest_capture_id INTEGER,
+    last_check_id INTEGER
+);
+CREATE INDEX links_state ON links(state);
+CREATE INDEX links_next_check ON links(next_check);
+
+CREATE TABLE sources (
+    source TEXT PRIMARY KEY,            -- article URL or file path
+    kind TEXT NOT NULL,                 -- url | feed | path | file
+    name TEXT,
+    title TEXT,
+    first_collected TEXT NOT NULL,
+    last_collected TEXT NOT NULL
+);
+
+CREATE TABLE citations (
+    id INTEGER PRIMARY KEY,
+    link_id INTEGER NOT NULL REFERENCES links(id),
+    source TEXT NOT NULL,
+    place TEXT NOT NULL,                -- body | comment
+    comment INTEGER,
+    comment_author TEXT,
+    comment_date TEXT,
+    anchor TEXT,
+    context TEXT,
+    url_as_written TEXT NOT NULL,
+    position INTEGER,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    removed_at TEXT,
+    UNIQUE (link_id, source, place, comment, url_as_written)
+);
+CREATE INDEX citations_source ON citations(source);
+
+CREATE TABLE captures (
+    id INTEGER PRIMARY KEY,
+    link_id INTEGER NOT NULL REFERENCES links(id),
+    url TEXT NOT NULL,                  -- as requested
+    final_url TEXT,
+    captured_at TEXT NOT NULL,
+    status INTEGER,                     -- final HTTP status
+    content_type TEXT,
+    payload_digest TEXT,
+    kind TEXT NOT NULL,                 -- response | revisit | failed
+    warc TEXT,                          -- final record (response or revisit)
+    offset INTEGER,
+    length INTEGER,
+    record_id TEXT,
+    refers_to INTEGER REFERENCES captures(id),   -- original capture of a revisit
+    ip TEXT,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    truncated TEXT,
+    error TEXT,
+    detail TEXT,
+    hops INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX captures_link ON captures(link_id);
+
+CREATE TABLE records (
+    id INTEGER PRIMARY KEY,
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    hop INTEGER NOT NULL,
+    record_type TEXT NOT NULL,
+    url TEXT NOT NULL,
+    warc TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    record_id TEXT NOT NULL,
+    date TEXT NOT NULL,
+    status INTEGER
+);
+CREATE INDEX records_capture ON records(capture_id);
+
+CREATE TABLE texts (
+    payload_digest TEXT PRIMARY KEY,
+    title TEXT,
+    text TEXT NOT NULL,
+    fingerprint TEXT
+);
+
+CREATE TABLE checks (
+    id INTEGER PRIMARY KEY,
+    link_id INTEGER NOT NULL REFERENCES links(id),
+    checked_at TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    reason TEXT,
+    http_status INTEGER,
+    final_url TEXT,
+    similarity REAL,
+    capture_id INTEGER REFERENCES captures(id),
+    state TEXT NOT NULL,                -- the link's state after this check
+    detail TEXT
+);
+CREATE INDEX checks_link ON checks(link_id);
+
+CREATE TABLE sweeps (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT                        -- JSON
+);
+"""
+
+
+def _run_ddl(db: sqlite_utils.Database, ddl: str) -> None:
+    """Run statements one by one (executescript would commit the open transaction)."""
+    for statement in ddl.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate_v1(db: sqlite_utils.Database) -> None:
+    _run_ddl(db, _V1)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --- values --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CitationInput:
+    """One citation to record (the collector's RawLink after normalization)."""
+
+    url: str  # normalized
+    url_as_written: str
+    source: str
+    place: str  # body | comment
+    comment: int | None = None
+    comment_author: str | None = None
+    comment_date: str | None = None
+    anchor: str | None = None
+    context: str | None = None
+    position: int | None = None
+
+
+class Store:
+    """Domain questions and answers over the archive database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite_utils.Database(path)
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the archive database: {exc}") from None
+        self.path = path
+        self._migrate()
+
+    @classmethod
+    def open(cls, archive_dir: Path) -> Store:
+        return cls(archive_dir / DB_NAME)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: database schema version {current} is newer than this archiver "
+                f"understands ({SCHEMA_VERSION}); upgrade archiver"
+            )
+        for number in range(current, SCHEMA_VERSION):
+            with self.atomic():
+                MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction; nested blocks become savepoints."""
+        with self.db.atomic():
+            yield
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        rows = list(self.db.query(sql, tuple(params)))
+        return rows[0] if rows else None
+
+    # -- links
+
+    def ensure_link(self, url: str, url_as_cited: str | None = None, *, now: datetime | None = None) -> int:
+        """The id of the link for normalized ``url``, created ``pending`` if new."""
+        row = self._one("SELECT id FROM links WHERE url = ?", [url])
+        if row:
+            return int(row["id"])
+        stamp = iso(now or utcnow())
+        cursor = self.db.execute(
+            "INSERT INTO links (url, url_as_cited, host, state, state_since, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
+            [url, url_as_cited or url, (urlsplit(url).hostname or ""), State.PENDING.value, stamp, stamp],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def link(self, url: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM links WHERE url = ?", [url])
+
+    def link_by_id(self, link_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM links WHERE id = ?", [link_id])
+        if row is None:
+            raise StoreError(f"no link with id {link_id}")
+        return row
+
+    def links(self, state: str | None = None) -> list[dict[str, Any]]:
+        if state:
+            return list(self.db.query("SELECT * FROM links WHERE state = ? ORDER BY url", [state]))
+        return list(self.db.query("SELECT * FROM links ORDER BY url"))
+
+    def links_without_capture(self) -> list[dict[str, Any]]:
+        """Links never captured successfully nor judged yet (new links for a sweep)."""
+        return list(
+            self.db.query(
+                "SELECT * FROM links WHERE cited_capture_id IS NULL AND last_checked IS NULL ORDER BY id"
+            )
+        )
+
+    def update_link(self, link_id: int, **values: Any) -> None:
+        self.db["links"].update(link_id, values)  # type: ignore[union-attr]
+
+    def count_by_state(self) -> dict[str, int]:
+        return {row["state"]: row["n"] for row in self.db.query("SELECT state, count(*) AS n FROM links GROUP BY state")}
+
+    # -- citations
+
+    def record_source(self, source: str, kind: str, *, name: str | None = None, title: str | None = None,
+                      now: datetime | None = None) -> None:
+        stamp = iso(now or utcnow())
+        existing = self._one("SELECT source FROM sources WHERE source = ?", [source])
+        if existing:
+            self.db.execute(
+                "UPDATE sources SET last_collected = ?, title = coalesce(?, title), name = coalesce(?, name) WHERE source = ?",
+                [stamp, title, name, source],
+            )
+        else:
+            self.db["sources"].insert(  # type: ignore[union-attr]
+                {"source": source, "kind": kind, "name": name, "title": title,
+                 "first_collected": stamp, "last_collected": stamp}
+            )
+
+    def add_citations(self, source: str, citations: Iterable[CitationInput], *,
+                      now: datetime | None = None) -> tuple[int, int]:
+        """Record the citations found in ``source`` now; returns (new, removed).
+
+        Idempotent: a citation seen again has its ``last_seen`` updated; one that
+        no longer appears in the source is marked removed, never deleted.
+        """
+        stamp = iso(now or utcnow())
+        seen: set[int] = set()
+        new = 0
+        with self.atomic():
+            for item in citations:
+                link_id = self.ensure_link(item.url, item.url_as_written, now=now)
+                row = self._one(
+                    "SELECT id FROM citations WHERE link_id = ? AND source = ? AND place = ? "
+                    "AND comment IS ? AND url_as_written = ?",
+                    [link_id, source, item.place, item.comment, item.url_as_written],
+                )
+                values = {
+                    "comment_author": item.comment_author, "comment_date": item.comment_date,
+                    "anchor": item.anchor, "context": item.context, "position": item.position,
+                    "last_seen": stamp, "removed_at": None,
+                }
+                if row:
+                    self.db["citations"].update(row["id"], values)  # type: ignore[union-attr]
+                    seen.add(int(row["id"]))
+                    continue
+                cursor = self.db["citations"].insert(  # type: ignore[union-attr]
+                    {"link_id": link_id, "source": source, "place": item.place, "comment": item.comment,
+                     "url_as_written": item.url_as_written, "first_seen": stamp, **values}
+                )
+                seen.add(int(cursor.last_pk))
+                new += 1
+            removed = 0
+            for row in self.db.query(
+                "SELECT id FROM citations WHERE source = ? AND removed_at IS NULL", [source]
+            ):
+                if row["id"] not in seen:
+                    self.db["citations"].update(row["id"], {"removed_at": stamp})  # type: ignore[union-attr]
+                    removed += 1
+        return new, removed
+
+    def citations(self, link_id: int, *, include_removed: bool = True) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM citations WHERE link_id = ?"
+        if not include_removed:
+            sql += " AND removed_at IS NULL"
+        return list(self.db.query(sql + " ORDER BY source, place, comment, position", [link_id]))
+
+    def citations_by_link(self) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for row in self.db.query("SELECT * FROM citations ORDER BY source, place, comment, position"):
+            grouped.setdefault(row["link_id"], []).append(row)
+        return grouped
+
+    # -- captures
+
+    def last_response_capture(self, link_id: int) -> dict[str, Any] | None:
+        """The newest capture holding a full response (the original for a revisit)."""
+        return self._one(
+            "SELECT * FROM captures WHERE link_id = ? AND kind = 'response' ORDER BY id DESC LIMIT 1", [link_id]
+        )
+
+    def capture(self, capture_id: int | None) -> dict[str, Any] | None:
+        if capture_id is None:
+            return None
+        return self._one("SELECT * FROM captures WHERE id = ?", [capture_id])
+
+    def record_capture(self, link_id: int, result: FetchResult, locations: list[RecordLocation], *,
+                       refers_to: int | None = None, now: datetime | None = None) -> int:
+        """Store a fetch whose WARC records are on disk (``locations``); returns the capture id."""
+        final = result.final
+        main = next((loc for loc in reversed(locations) if loc.record_type in ("response", "revisit")), None)
+        kind = main.record_type if main else "failed"
+        with self.atomic():
+            cursor = self.db["captures"].insert(  # type: ignore[union-attr]
+                {
+                    "link_id": link_id, "url": result.url, "final_url": result.final_url,
+                    "captured_at": iso(final.started_at if final else (now or utcnow())),
+                    "status": final.status if final else None,
+                    "content_type": final.content_type if final else None,
+                    "payload_digest": final.payload_digest if final else None,
+                    "kind": kind, "warc": main.warc if main else None,
+                    "offset": main.offset if main else None, "length": main.length if main else None,
+                    "record_id": main.record_id if main else None, "refers_to": refers_to,
+                    "ip": final.ip if final else None, "bytes": sum(h.body_length for h in result.hops),
+                    "truncated": final.truncated if final else None,
+                    "error": result.error, "detail": result.detail or None, "hops": len(result.hops),
+                }
+            )
+            capture_id = int(cursor.last_pk)
+            self.db["records"].insert_all(  # type: ignore[union-attr]
+                {
+                    "capture_id": capture_id, "hop": loc.hop, "record_type": loc.record_type, "url": loc.url,
+                    "warc": loc.warc, "offset": loc.offset, "length": loc.length,
+                    "record_id": loc.record_id, "date": loc.date,
+                    "status": result.hops[loc.hop].status if loc.hop < len(result.hops) else None,
+                }
+                for loc in locations
+            )
+        return capture_id
+
+    def records(self, capture_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM records WHERE capture_id = ? ORDER BY id", [capture_id]))
+
+    def all_record_locations(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT warc, offset, length FROM records ORDER BY warc, offset"))
+
+    def captures_for(self, link_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM captures WHERE link_id = ? ORDER BY id", [link_id]))
+
+    # -- texts
+
+    def text_for(self, payload_digest: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM texts WHERE payload_digest = ?", [payload_digest])
+
+    def save_text(self, payload_digest: str, title: str | None, text: str, fingerprint: str | None) -> None:
+        self.db["texts"].upsert(  # type: ignore[union-attr]
+            {"payload_digest": payload_digest, "title": title, "text": text, "fingerprint": fingerprint},
+            pk="payload_digest",
+        )
+
+    # -- checks
+
+    def record_check(self, link_id: int, *, checked_at: datetime, verdict: str, reason: str | None,
+                     state: str, http_status: int | None = None, final_url: str | None = None,
+                     similarity: float | None = None, capture_id: int | None = None,
+                     detail: str | None = None, link_updates: dict[str, Any] | None = None) -> int:
+        """Store one check and the link's new state in one transaction."""
+        with self.atomic():
+            cursor = self.db["checks"].insert(  # type: ignore[union-attr]
+                {"link_id": link_id, "checked_at": iso(checked_at), "verdict": verdict, "reason": reason,
+                 "http_status": http_status, "final_url": final_url, "similarity": similarity,
+                 "capture_id": capture_id, "state": state, "detail": detail}
+            )
+            check_id = int(cursor.last_pk)
+            self.update_link(link_id, **{"last_check_id": check_id, "last_checked": iso(checked_at),
+                                         **(link_updates or {})})
+        return check_id
+
+    def checks(self, link_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM checks WHERE link_id = ? ORDER BY id", [link_id]))
+
+    def due_links(self, now: datetime, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Links whose next check time has come (never-checked links first)."""
+        sql = ("SELECT * FROM links WHERE state NOT IN ('excluded') AND "
+               "(next_check IS NULL OR next_check <= ?) ORDER BY next_check IS NOT NULL, next_check, id")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return list(self.db.query(sql, [iso(now)]))
+
+    # -- sweeps
+
+    def start_sweep(self, now: datetime | None = None) -> int:
+        cursor = self.db["sweeps"].insert({"started_at": iso(now or utcnow())})  # type: ignore[union-attr]
+        return int(cursor.last_pk)
+
+    def finish_sweep(self, sweep_id: int, summary: dict[str, Any], now: datetime | None = None) -> None:
+        self.db["sweeps"].update(  # type: ignore[union-attr]
+            sweep_id, {"finished_at": iso(now or utcnow()), "summary": json.dumps(summary)}
+        )
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM sweeps ORDER BY id"))
+
+
+def next_check_time(now: datetime, after_seconds: float) -> str:
+    return iso(now + timedelta(seconds=after_seconds))
