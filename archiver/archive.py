@@ -1,7 +1,9 @@
 """An open archive: lock, store and WARC writer together, for the commands that write.
 
 Opening an archive takes the lock (one writer at a time), opens or migrates the
-database, and repairs any WARC file a killed run left ``.open``. ``save()``
+database, and repairs any WARC file a killed run left ``.open``. Closing it
+closes the WARC file and adds it to the CDXJ index next to the WARCs
+(``warcs/index.cdxj``), which pywb can serve without re-indexing. ``save()``
 writes a fetch to the WARCs first and commits its database rows only once the
 bytes are flushed to disk, so the database never points at missing bytes.
 """
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from . import __version__, warc
+from . import __version__, cdxj, warc
 from .config import Config
 from .lock import DEFAULT_WAIT, ArchiveLock
 from .models import FetchResult, RevisitOf
@@ -51,6 +53,8 @@ class Archive:
             self.store = Store.open(self.dir)
             self.warc_dir.mkdir(parents=True, exist_ok=True)
             self.repaired = warc.repair(self.warc_dir)
+            if self.repaired:
+                cdxj.update_index(self.warc_dir)
             self.temp_dir = Path(tempfile.mkdtemp(prefix="fetch-", dir=self.dir))
         except BaseException:
             self._lock.release()
@@ -63,6 +67,7 @@ class Archive:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+                cdxj.update_index(self.warc_dir)
             self.store.close()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         finally:

@@ -1,0 +1,485 @@
+"""The one module that writes WARC bytes (SPEC §6).
+
+``WarcWriter`` turns each ``FetchResult`` into WARC/1.1 records, one gzip
+member per record, in files named ``PREFIX-<utc ms>-<serial>-<random>.warc.gz``
+that carry the suffix ``.open`` until closed. Every file starts with a
+``warcinfo`` record. Per hop it writes a ``request`` record and a ``response``
+record (or, for the final hop of an unchanged re-capture, a ``revisit``
+record of the identical-payload-digest profile), the request pointing at its
+response through ``WARC-Concurrent-To``.
+
+Durability (SPEC §8): ``write`` flushes and fsyncs before it returns the
+``RecordLocation`` values, so a database row written afterwards never points
+at bytes that are not on disk. A failed ``write`` cuts the file back to where
+it was. After a crash, ``repair`` (called by the next run under the archive
+lock, before any writer is created) cuts each ``.open`` file back to its last
+complete record and closes it.
+
+Bodies are streamed from ``Hop.body_path``: a small body is read once, a large
+one twice (digests first, since they precede the block, then the bytes).
+``read_record`` and ``read_payload`` read a stored copy back by file and offset.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+import secrets
+import socket
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
+from warcio.statusandheaders import StatusAndHeaders
+
+from . import __version__
+from .models import FetchResult, Hop, RecordLocation, RevisitOf
+
+log = logging.getLogger(__name__)
+
+OPEN_SUFFIX = ".open"
+WARC_VERSION = "WARC/1.1"
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+GZIP_LEVEL = 6
+CHUNK = 256 * 1024  # read size when streaming a body
+SMALL_BODY = 2 * 1024 * 1024  # bodies up to this size are read into memory once
+DROPPED_HEADER_PREFIX = b"X-Archiver-Orig-"  # renames a Transfer-Encoding the body lost
+MAX_HEAD = 64 * 1024  # repair: a WARC header longer than this is not ours
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record read back from a WARC file; ``payload`` is the raw entity body."""
+
+    rec_type: str
+    rec_headers: StatusAndHeaders
+    http_headers: StatusAndHeaders | None
+    payload: bytes  # content-encoding kept; b"" for requests without body and revisits
+
+
+class WarcWriter:
+    """Write fetches into rotating WARC files in ``directory``; see the module docstring.
+
+    One writer per archive at a time, calls serialized (it is not thread-safe; from
+    async code run ``write`` in a worker thread under one lock). ``write`` does
+    blocking I/O and an fsync. After ``close``, ``cdxj.update_index`` indexes the
+    files listed in ``finished``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_size: int,
+        software: str = f"archiver/{__version__}",
+        prefix: str = "ARCHIVER",
+        info: dict[str, str] | None = None,
+        compress_level: int = GZIP_LEVEL,
+    ) -> None:
+        self.directory = Path(directory)
+        self.max_size = max_size
+        self.prefix = prefix
+        self.compress_level = compress_level
+        self.info = {"software": software, "format": "WARC File Format 1.1",
+                     "conformsTo": CONFORMS_TO, "hostname": socket.gethostname(), **(info or {})}
+        self.finished: list[Path] = []  # files closed by this writer, in order
+        self._serial = 0
+        self._file: BinaryIO | None = None
+        self._name = ""
+        self._size = 0
+        self._warcinfo_id = ""
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    # -- hooks a test may override for deterministic output ------------------
+    def _new_record_id(self) -> str:
+        return f"<urn:uuid:{uuid.uuid4()}>"
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def _token(self) -> str:
+        return secrets.token_hex(4)
+
+    # -- public API ----------------------------------------------------------
+    @property
+    def path(self) -> Path | None:
+        """The file being written (with its ``.open`` suffix), if any."""
+        return self.directory / (self._name + OPEN_SUFFIX) if self._file else None
+
+    def write(self, result: FetchResult, revisit_of: RevisitOf | None = None) -> list[RecordLocation]:
+        """Write every hop of ``result``; the final hop as a revisit when ``revisit_of`` is given.
+
+        Returns one location per record (request, response/revisit per hop), after the
+        bytes are fsynced. A fetch without hops writes nothing.
+        """
+        if not result.hops:
+            return []
+        self._prepare_file()
+        assert self._file is not None
+        start = self._size
+        try:
+            locations: list[RecordLocation] = []
+            last = len(result.hops) - 1
+            for index, hop in enumerate(result.hops):
+                locations += self._write_hop(index, hop, revisit_of if index == last else None)
+            self._sync()
+        except BaseException:
+            self._rollback(start)
+            raise
+        return locations
+
+    def close(self) -> None:
+        """Close the current file and drop its ``.open`` suffix."""
+        if self._file is None:
+            return
+        self._sync()
+        self._file.close()
+        self._file = None
+        final = self.directory / self._name
+        os.rename(self.directory / (self._name + OPEN_SUFFIX), final)
+        _fsync_dir(self.directory)
+        self.finished.append(final)
+
+    def __enter__(self) -> WarcWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- files -----------------------------------------------------------------
+    def _prepare_file(self) -> None:
+        """Rotate before a fetch when the current file has reached ``max_size``."""
+        if self._file is not None and self._size >= self.max_size:
+            self.close()
+        if self._file is None:
+            self._open_new()
+
+    def _open_new(self) -> None:
+        now = self._now()
+        self._serial += 1
+        stamp = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
+        self._name = f"{self.prefix}-{stamp}-{self._serial:05d}-{self._token()}.warc.gz"
+        path = self.directory / (self._name + OPEN_SUFFIX)
+        self._file = open(path, "xb")  # noqa: SIM115 - kept open across calls
+        self._size = 0
+        try:
+            self._write_warcinfo(now)
+            self._sync()
+            _fsync_dir(self.directory)
+        except BaseException:
+            self._file.close()
+            self._file = None
+            path.unlink(missing_ok=True)
+            raise
+
+    def _sync(self) -> None:
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def _rollback(self, offset: int) -> None:
+        """Cut the file back to ``offset`` after a failed write."""
+        assert self._file is not None
+        try:
+            self._file.seek(offset)
+            self._file.truncate()
+            self._sync()
+            self._size = offset
+        except (OSError, ValueError):
+            log.exception("could not cut %s back to %d; repair() will", self.path, offset)
+
+    # -- records ---------------------------------------------------------------
+    def _write_warcinfo(self, now: datetime) -> None:
+        self._warcinfo_id = self._new_record_id()
+        block = b"".join(f"{k}: {_clean(v)}\r\n".encode() for k, v in self.info.items() if v)
+        fields = [("WARC-Type", "warcinfo"), ("WARC-Record-ID", self._warcinfo_id),
+                  ("WARC-Date", _warc_date(now)), ("WARC-Filename", self._name),
+                  ("WARC-Block-Digest", _digest(hashlib.sha1(block))),
+                  ("Content-Type", "application/warc-fields")]
+        self._emit(fields, block, _Body.empty())
+
+    def _write_hop(self, index: int, hop: Hop, revisit_of: RevisitOf | None) -> list[RecordLocation]:
+        date = _warc_date(hop.started_at)
+        request_id, response_id = self._new_record_id(), self._new_record_id()
+        common = [("WARC-Date", date), ("WARC-Target-URI", hop.url)]
+        if hop.ip:
+            common.append(("WARC-IP-Address", hop.ip))
+        common.append(("WARC-Warcinfo-ID", self._warcinfo_id))
+
+        head = _request_head(hop)
+        fields = [("WARC-Type", "request"), ("WARC-Record-ID", request_id), *common,
+                  ("WARC-Concurrent-To", response_id),
+                  ("WARC-Block-Digest", _digest(hashlib.sha1(head))),
+                  ("Content-Type", "application/http; msgtype=request")]
+        request = self._located("request", request_id, hop, index, date, fields, head, _Body.empty())
+
+        head = _response_head(hop)
+        if revisit_of is not None:
+            kind, body, fields = "revisit", _Body.empty(), _revisit_fields(hop, head, revisit_of)
+        else:
+            body = _Body.load(hop.body_path)
+            kind, fields = "response", _response_fields(hop, head, body)
+        fields = [("WARC-Type", kind), ("WARC-Record-ID", response_id), *common, *fields,
+                  ("Content-Type", "application/http; msgtype=response")]
+        response = self._located(kind, response_id, hop, index, date, fields, head, body)
+        return [request, response]
+
+    def _located(self, kind: str, record_id: str, hop: Hop, index: int, date: str,
+                 fields: list[tuple[str, str]], head: bytes, body: _Body) -> RecordLocation:
+        offset, length = self._emit(fields, head, body)
+        return RecordLocation(warc=self._name, offset=offset, length=length, record_type=kind,
+                              record_id=record_id, url=hop.url, date=date, hop=index)
+
+    def _emit(self, fields: list[tuple[str, str]], head: bytes, body: _Body) -> tuple[int, int]:
+        """Write one record as one gzip member; return its (offset, compressed length)."""
+        assert self._file is not None
+        fields.append(("Content-Length", str(len(head) + body.size)))
+        warc_head = "".join(f"{k}: {_clean(v)}\r\n" for k, v in fields)
+        compressor = zlib.compressobj(self.compress_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        write = self._file.write
+        write(compressor.compress(f"{WARC_VERSION}\r\n{warc_head}\r\n".encode() + head))
+        for chunk in body.chunks():
+            write(compressor.compress(chunk))
+        write(compressor.compress(b"\r\n\r\n") + compressor.flush())
+        offset, self._size = self._size, self._file.tell()
+        return offset, self._size - offset
+
+
+class _Body:
+    """An entity body on disk: kept in memory when small, else re-read per pass."""
+
+    def __init__(self, path: Path | None, size: int, data: bytes | None) -> None:
+        self.path, self.size, self.data = path, size, data
+
+    @classmethod
+    def empty(cls) -> _Body:
+        return cls(None, 0, b"")
+
+    @classmethod
+    def load(cls, path: Path | None) -> _Body:
+        if path is None:
+            return cls.empty()
+        size = path.stat().st_size
+        if size <= SMALL_BODY:
+            data = path.read_bytes()
+            return cls(None, len(data), data)
+        return cls(path, size, None)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body's bytes, exactly ``size`` of them."""
+        if self.data is not None:
+            if self.data:
+                yield self.data
+            return
+        assert self.path is not None
+        remaining = self.size
+        with open(self.path, "rb") as src:
+            while remaining:
+                chunk = src.read(min(CHUNK, remaining))
+                if not chunk:
+                    raise OSError(f"{self.path} shrank while being archived")
+                remaining -= len(chunk)
+                yield chunk
+
+
+def _request_head(hop: Hop) -> bytes:
+    parts = urlsplit(hop.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = list(hop.request_headers)
+    if not any(name.lower() == b"host" for name, _ in headers):
+        headers.insert(0, (b"Host", parts.netloc.rpartition("@")[2].encode("utf-8")))
+    line = f"{hop.method} {target} {hop.http_version or 'HTTP/1.1'}"
+    return _http_head(line.encode("utf-8"), headers)
+
+
+def _response_head(hop: Hop) -> bytes:
+    reason = hop.reason or _phrase(hop.status)
+    line = f"{hop.http_version or 'HTTP/1.1'} {hop.status} {reason}".rstrip()
+    headers = [(DROPPED_HEADER_PREFIX + name if name.lower() == b"transfer-encoding" else name, value)
+               for name, value in hop.response_headers]
+    return _http_head(line.encode("latin-1", "replace"), headers)
+
+
+def _response_fields(hop: Hop, head: bytes, body: _Body) -> list[tuple[str, str]]:
+    block, payload = hashlib.sha1(head), hashlib.sha1()
+    for chunk in body.chunks():
+        block.update(chunk)
+        payload.update(chunk)
+    payload_digest = _digest(payload)
+    if hop.payload_digest and not hop.truncated and hop.payload_digest != payload_digest:
+        log.warning("%s: body file digest %s differs from fetched %s",
+                    hop.url, payload_digest, hop.payload_digest)
+    fields = [("WARC-Block-Digest", _digest(block)), ("WARC-Payload-Digest", payload_digest)]
+    if hop.truncated:
+        fields.append(("WARC-Truncated", hop.truncated))
+    return fields
+
+
+def _revisit_fields(hop: Hop, head: bytes, of: RevisitOf) -> list[tuple[str, str]]:
+    digest = hop.payload_digest
+    if not digest:
+        payload = hashlib.sha1()
+        for chunk in _Body.load(hop.body_path).chunks():
+            payload.update(chunk)
+        digest = _digest(payload)
+    return [("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To", of.record_id),
+            ("WARC-Refers-To-Target-URI", of.target_uri), ("WARC-Refers-To-Date", of.date),
+            ("WARC-Block-Digest", _digest(hashlib.sha1(head))), ("WARC-Payload-Digest", digest)]
+
+
+def _http_head(line: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    parts = [line, b"\r\n"]
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _digest(hasher: hashlib._Hash) -> str:
+    return "sha1:" + base64.b32encode(hasher.digest()).decode("ascii")
+
+
+def _warc_date(moment: datetime) -> str:
+    """W3C-ISO8601 in UTC with microseconds, as WARC/1.1 allows."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _clean(value: str) -> str:
+    """A WARC header value on one line."""
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a file creation or rename in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- reading back ---------------------------------------------------------------
+def read_record(directory: Path, warc: str, offset: int, length: int | None = None) -> StoredRecord:
+    """Read the record at ``offset`` of ``warc`` (closed or still ``.open``).
+
+    ``length``, the compressed length from ``RecordLocation``, bounds the read.
+    The whole payload is read into memory.
+    """
+    with _open_warc(Path(directory), warc) as f:
+        f.seek(offset)
+        stream = LimitReader(f, length) if length else f
+        record = next(iter(ArchiveIterator(stream)))
+        payload = record.raw_stream.read()
+        return StoredRecord(record.rec_type, record.rec_headers, record.http_headers, payload)
+
+
+def read_payload(directory: Path, warc: str, offset: int) -> tuple[list[tuple[str, str]], bytes]:
+    """The HTTP headers and entity body (content-encoding kept) stored at ``offset``."""
+    record = read_record(directory, warc, offset)
+    headers = list(record.http_headers.headers) if record.http_headers else []
+    return headers, record.payload
+
+
+def _open_warc(directory: Path, warc: str) -> BinaryIO:
+    if Path(warc).name != warc or not warc:
+        raise ValueError(f"not a WARC file name: {warc!r}")
+    final = directory / warc.removesuffix(OPEN_SUFFIX)
+    for path in (final, final.with_name(final.name + OPEN_SUFFIX), final):
+        try:
+            return open(path, "rb")  # noqa: SIM115 - returned to the caller
+        except FileNotFoundError:
+            continue  # closed meanwhile: try the other name
+    raise FileNotFoundError(final)
+
+
+# -- crash recovery ---------------------------------------------------------------
+def repair(directory: Path) -> list[Path]:
+    """Close every ``*.warc.gz.open`` file left by a crash; return the repaired files.
+
+    Each is cut back to its last gzip member that holds one complete WARC record and
+    renamed without ``.open``; a file without any complete record is deleted. Call it
+    under the archive lock, never while a writer of this archive is open.
+    """
+    repaired = []
+    for path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
+        with open(path, "r+b") as f:
+            good = _complete_prefix(f)
+            if good < os.fstat(f.fileno()).st_size:
+                log.warning("%s: cutting back to %d bytes", path.name, good)
+                f.truncate(good)
+            os.fsync(f.fileno())
+        if good == 0:
+            path.unlink()
+            continue
+        final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        os.rename(path, final)
+        repaired.append(final)
+    if repaired:
+        _fsync_dir(Path(directory))
+    return repaired
+
+
+def _complete_prefix(f: BinaryIO) -> int:
+    """Length of the longest prefix of ``f`` made of complete records."""
+    good = 0
+    while (end := _member_end(f, good)) is not None:
+        good = end
+    return good
+
+
+def _member_end(f: BinaryIO, start: int) -> int | None:
+    """End offset of the gzip member at ``start`` if it holds exactly one complete record."""
+    f.seek(start)
+    inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    head, tail, total, consumed = b"", b"", 0, 0
+    try:
+        while not inflater.eof:
+            data = f.read(CHUNK)
+            consumed += len(data)
+            at_end = not data
+            while True:  # inflate in bounded pieces; with b"" this drains what zlib holds
+                out = inflater.decompress(data, CHUNK)
+                data = inflater.unconsumed_tail
+                total, tail = total + len(out), (tail + out[-4:])[-4:]
+                head += out[: MAX_HEAD - len(head)]
+                if inflater.eof or not (data or out):
+                    break
+            if at_end:
+                break
+    except zlib.error:
+        return None
+    if not inflater.eof or not _is_one_record(head, total, tail):
+        return None
+    return start + consumed - len(inflater.unused_data)
+
+
+def _is_one_record(head: bytes, total: int, tail: bytes) -> bool:
+    """Whether ``total`` bytes starting with ``head`` and ending with ``tail`` are one record."""
+    end = head.find(b"\r\n\r\n")
+    length = CONTENT_LENGTH.search(head[: end + 2]) if end > 0 else None
+    return (head.startswith(b"WARC/") and length is not None and tail == b"\r\n\r\n"
+            and total == end + 4 + int(length[1]) + 4)
