@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import CheckConfig
+from .judge import classify_status
 from .models import EXCLUSION_REASONS, FetchResult, State, Verdict
 
 
@@ -59,19 +60,6 @@ def transition(*, verdict: Verdict, reason: str | None, failures: int, first_fai
     return Transition(State.FAILING, reason, failures, first, retry)
 
 
-def status_verdict(status: int) -> tuple[Verdict, str] | None:
-    """The verdict an HTTP status implies by itself, or None for 2xx/3xx."""
-    if status in (401, 403, 407, 429, 451):
-        return Verdict.BLOCKED, f"http-{status}"
-    if status in (404, 410):
-        return Verdict.FAILED, f"http-{status}"
-    if status >= 500:
-        return Verdict.FAILED, "http-5xx"
-    if status >= 400:
-        return Verdict.FAILED, f"http-{status}"
-    return None
-
-
 def fetch_verdict(result: FetchResult) -> tuple[Verdict, str] | None:
     """The verdict a fetch implies without looking at content, or None when it needs judging."""
     if result.error in EXCLUSION_REASONS:
@@ -80,4 +68,4 @@ def fetch_verdict(result: FetchResult) -> tuple[Verdict, str] | None:
         return Verdict.FAILED, result.error
     if result.status is None:
         return Verdict.FAILED, "connection"
-    return status_verdict(result.status)
+    return classify_status(result.status)
