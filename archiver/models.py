@@ -108,6 +108,7 @@ class FetchResult:
     hops: list[Hop] = field(default_factory=list)
     error: str | None = None
     detail: str = ""  # human-readable explanation of ``error``
+    attempts: int = 1  # tries made (retries of transient failures); this is the last one
 
     @property
     def final(self) -> Hop | None:

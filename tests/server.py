@@ -15,6 +15,7 @@ sending bytes no well-behaved server would.
 from __future__ import annotations
 
 import gzip as gzip_module
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -99,12 +100,17 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self._http = _Server((host, 0), self)
+        if ssl_context is not None:  # HTTPS: the handshake happens on accept
+            self._http.socket = ssl_context.wrap_socket(self._http.socket, server_side=True)
+        self.scheme = "https" if ssl_context is not None else "http"
         self.host = host
         self.port = self._http.server_address[1]
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )  # a short poll interval makes stop() quick
 
     def start(self) -> TestServer:
         self._thread.start()
@@ -116,7 +122,7 @@ class TestServer:
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -133,3 +139,87 @@ class TestServer:
             if key in self.routes:
                 return self.routes[key]
         return self.routes.get("*")
+
+
+# --- helpers for handlers -------------------------------------------------
+
+
+def respond(
+    req: BaseHTTPRequestHandler,
+    status: int = 200,
+    body: bytes = b"ok",
+    headers: dict[str, str] | None = None,
+    content_type: str = "text/plain",
+) -> None:
+    """Write a complete response with a Content-Length from inside a handler."""
+    req.send_response(status)
+    req.send_header("Content-Type", content_type)
+    for key, value in (headers or {}).items():
+        req.send_header(key, value)
+    req.send_header("Content-Length", str(len(body)))
+    req.end_headers()
+    req.wfile.write(body)
+
+
+class Tracker:
+    """A handler that records every request: arrival times and requests in flight.
+
+    ``hold`` seconds pass between arrival and answer, so overlapping requests
+    show up in ``max_in_flight`` (over all servers sharing the tracker) and
+    ``max_per_host`` (keyed by the Host header without port)."""
+
+    def __init__(self, hold: float = 0.0, body: bytes = b"ok") -> None:
+        self.hold = hold
+        self.body = body
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.per_host: dict[str, int] = {}
+        self.max_per_host: dict[str, int] = {}
+        self.starts: dict[str, list[float]] = {}
+        self.paths: list[str] = []
+
+    def __call__(self, req: BaseHTTPRequestHandler) -> None:
+        host = (req.headers.get("Host") or "").split(":")[0]
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.per_host[host] = self.per_host.get(host, 0) + 1
+            self.max_per_host[host] = max(self.max_per_host.get(host, 0), self.per_host[host])
+            self.starts.setdefault(host, []).append(time.monotonic())
+            self.paths.append(req.path)
+        try:
+            if self.hold:
+                time.sleep(self.hold)
+            respond(req, body=self.body)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+                self.per_host[host] -= 1
+
+
+class Sequence:
+    """A handler that plays a list of behaviours, one per request; the last repeats.
+
+    Each behaviour is a handler, or a ``(status, headers)`` pair answered with
+    a short body."""
+
+    def __init__(self, *steps: Handler | tuple[int, dict[str, str]]) -> None:
+        self.steps = list(steps)
+        self.times: list[float] = []
+
+    def __call__(self, req: BaseHTTPRequestHandler) -> None:
+        index = min(len(self.times), len(self.steps) - 1)
+        self.times.append(time.monotonic())
+        step = self.steps[index]
+        if callable(step):
+            step(req)
+        else:
+            status, headers = step
+            respond(req, status, f"answer {status}".encode(), headers)
+
+
+def drop_connection(req: BaseHTTPRequestHandler) -> None:
+    """Close the connection without answering."""
+    req.close_connection = True
+    req.connection.shutdown(2)
