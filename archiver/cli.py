@@ -202,5 +202,304 @@ def links(ctx: click.Context, url: str | None, state: str | None, fmt: str) -> N
         click.echo(json.dumps(rows, indent=2) if fmt == "json" else render_rows(rows))
 
 
-def _path(value: str) -> Path:
-    return Path(value)
+# -- collect --------------------------------------------------------------------
+
+
+def _citation_line(c: Any) -> str:
+    where = f"comment {c.comment}" if c.place == "comment" else "body"
+    if c.place == "comment" and c.comment_author:
+        where += f" ({c.comment_author})"
+    context = (c.context or "").replace("\n", " ")
+    if len(context) > 100:
+        context = context[:97] + "..."
+    return f"{where:<22} {c.url}\n{'':<22} {context}"
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@handle_errors
+def collect(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
+    """Harvest cited links from files, article URLs or feeds; store them; print them.
+
+    A SOURCE is a file or glob (.html .htm .txt .md), an article URL (its body
+    and reader comments), or a feed/sitemap URL (every entry's page).
+    Re-collecting a source is idempotent; citations that vanished from it are
+    marked removed.
+
+    \b
+    Examples:
+      archiver collect article.txt
+      archiver collect 'articles/**/*.html' --format json
+      archiver collect https://example.com/2022/02/08/some-article/
+      archiver collect https://example.com/feed/
+    """
+    import asyncio
+
+    from .archive import Archive
+    from .fetch import Fetcher
+    from .harvest import Harvest, Harvester, source_for_argument
+
+    config = get_config(ctx)
+    wanted = [source_for_argument(arg) for arg in sources]
+
+    async def run(archive: Archive) -> Harvest:
+        async with Fetcher(config.fetch, temp_dir=archive.temp_dir) as fetcher:
+            return await Harvester(config, archive.store, fetcher).sources(wanted)
+
+    with Archive(config, what="collect") as archive:
+        harvest = asyncio.run(run(archive))
+        states = {c.url: (archive.store.link(c.url) or {}).get("state") for c in harvest.citations}
+    for problem in harvest.problems:
+        click.echo(f"archiver: {problem.source}:{problem.position}: {problem.message}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps([_citation_json(c, states.get(c.url)) for c in harvest.citations], indent=2))
+        return
+    for collected in harvest.collected:
+        mine = [c for c in harvest.citations if c.source == collected.source]
+        title = f" — {collected.title}" if collected.title else ""
+        click.echo(f"{collected.source}{title}: {len(mine)} citation(s)")
+        for citation in mine:
+            click.echo("  " + _citation_line(citation).replace("\n", "\n  "))
+    click.echo(f"{len(harvest.citations)} citation(s), {harvest.new} new, {harvest.removed} removed")
+
+
+def _citation_json(c: Any, state: str | None) -> dict[str, Any]:
+    return {
+        "url": c.url, "url_as_written": c.url_as_written, "source": c.source, "where": c.place,
+        "comment": c.comment, "comment_author": c.comment_author, "comment_date": c.comment_date,
+        "anchor": c.anchor, "context": c.context, "position": c.position, "state": state,
+    }
+
+
+# -- check ----------------------------------------------------------------------
+
+
+def _parse_fail_on(value: str | None) -> set[str]:
+    from .models import State
+
+    if not value:
+        return set()
+    wanted = {v.strip() for v in value.split(",") if v.strip()}
+    unknown = wanted - {s.value for s in State}
+    if unknown:
+        raise click.BadParameter(f"unknown state(s): {', '.join(sorted(unknown))}", param_hint="--fail-on")
+    return wanted
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, metavar="[URL...]")
+@click.option("--fail-on", "fail_on", metavar="STATES", help="Exit 3 if any link ends in one of these states, e.g. dead,changed.")
+@click.option("--all", "check_all", is_flag=True, help="Check every link, not only those due.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@handle_errors
+def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_all: bool, fmt: str) -> None:
+    """Re-check links (those due, or those given) against their stored copies.
+
+    Prints one line per link (verdict, state, reason) and a summary by state.
+
+    \b
+    Examples:
+      archiver check
+      archiver check https://example.com/cited-page
+      archiver check --fail-on dead,changed      # for CI: exit 3 on rot
+    """
+    import asyncio
+
+    from .archive import Archive
+    from .check import check_links
+    from .collect.normalize import normalize_url
+    from .store import utcnow
+
+    config = get_config(ctx)
+    failing_states = _parse_fail_on(fail_on)
+    with Archive(config, what="check") as archive:
+        store = archive.store
+        if urls:
+            rows = []
+            for url in urls:
+                row = store.link(normalize_url(url))
+                if row is None:
+                    row = store.link_by_id(store.ensure_link(normalize_url(url), url))
+                rows.append(row)
+        else:
+            rows = store.links() if check_all else store.due_links(utcnow())
+        outcomes = asyncio.run(check_links(archive, rows, on_done=None if fmt == "json" else _show_check))
+        states = store.count_by_state()
+        matched = [row["url"] for row in store.links() if row["state"] in failing_states]
+    if fmt == "json":
+        click.echo(json.dumps([_check_json(o) for o in outcomes], indent=2))
+    else:
+        click.echo(f"checked {len(outcomes)} link(s); links by state: "
+                   + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"))
+    if matched:
+        click.echo(f"archiver: {len(matched)} link(s) in {', '.join(sorted(failing_states))}", err=True)
+        sys.exit(ExitCode.FAIL_ON)
+
+
+def _show_check(outcome: Any) -> None:
+    j = outcome.judgement
+    sim = f" similarity {j.similarity:.2f}" if j.similarity is not None else ""
+    detail = f" ({j.detail})" if j.detail else ""
+    click.echo(f"{outcome.state:<8} {outcome.url}  {j.verdict.value}: {j.reason}{sim}{detail}")
+
+
+def _check_json(outcome: Any) -> dict[str, Any]:
+    j = outcome.judgement
+    return {"url": outcome.url, "verdict": j.verdict.value, "reason": j.reason, "state": outcome.state,
+            "previous_state": outcome.previous_state, "similarity": j.similarity, "detail": j.detail,
+            "http_status": outcome.result_status, "final_url": outcome.final_url, "moved_to": j.moved_to}
+
+
+# -- sweep ----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--no-report", is_flag=True, help="Do not write reports at the end.")
+@click.pass_context
+@handle_errors
+def sweep(ctx: click.Context, no_report: bool) -> None:
+    """Collect from configured sources, snapshot new links, check due links, write reports.
+
+    Safe to kill at any moment: the next sweep repairs the WARC file and goes on
+    without refetching what is stored. Meant for cron:
+
+    \b
+      0 3 * * *  cd /srv/archiver && .venv/bin/archiver -q sweep
+    """
+    from .archive import Archive
+    from .progress import StageProgress
+    from .sweep import sweep as run_sweep
+
+    config = get_config(ctx)
+    writer = None if no_report else _report_writer(config)
+    with Archive(config, what="sweep") as archive, StageProgress() as progress:
+        summary = run_sweep(archive, progress=progress, write_reports=writer)
+    if not ctx.obj.get("quiet"):
+        click.echo("\n".join(summary.lines()))
+
+
+def _report_writer(config: Config) -> Any:
+    def write(archive: Any, now: Any) -> list[Path]:
+        from .archive import REPORT_DIR
+        from .report import write_reports
+
+        return write_reports(archive.store, archive.dir / REPORT_DIR, list(config.report.formats), now=now)
+
+    return write
+
+
+# -- diff -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--against", type=click.Choice(["cited", "latest"]), default="cited", show_default=True,
+              help="Compare the live page with the cited copy or with the latest stored copy.")
+@click.pass_context
+@handle_errors
+def diff(ctx: click.Context, url: str, against: str) -> None:
+    """Main-text diff between a stored copy of URL and the live page.
+
+    \b
+    Examples:
+      archiver diff https://example.com/cited-page
+      archiver diff https://example.com/cited-page --against latest
+    """
+    import asyncio
+    import tempfile
+
+    from .archive import WARC_DIR
+    from .check import diff_live
+    from .collect.normalize import normalize_url
+    from .store import DB_NAME, Store
+
+    config = get_config(ctx)
+    db_path = config.archive.dir / DB_NAME
+    if not db_path.exists():
+        raise ArchiverError(f"{config.archive.dir}: no archive here yet")
+    with Store(db_path) as store, tempfile.TemporaryDirectory() as temp:
+        result = asyncio.run(diff_live(store, config.archive.dir / WARC_DIR, config, normalize_url(url), against,
+                                       Path(temp)))
+    click.echo(f"similarity {result.similarity:.3f} ({against} copy of {result.captured_at} vs live, "
+               f"HTTP {result.status} {result.final_url})")
+    click.echo(result.diff or "no difference in the main text")
+
+
+# -- report ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="md", show_default=True)
+@click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
+@click.option("--since", metavar="WHEN",
+              help="Only links whose state changed or that were checked since WHEN: a date/time (2026-11-01, "
+                   "2026-11-01T03:00Z) or a duration ago (7d, 24h).")
+@click.pass_context
+@handle_errors
+def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) -> None:
+    """Report what died and what drifted, with evidence and diffs.
+
+    \b
+    Examples:
+      archiver report                              # Markdown on stdout
+      archiver report --format html -o report.html
+      archiver report --format json --since 7d
+    """
+    from .report import build_report, render
+    from .store import DB_NAME, Store
+
+    config = get_config(ctx)
+    db_path = config.archive.dir / DB_NAME
+    if not db_path.exists():
+        raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver sweep` first)")
+    with Store(db_path) as store:
+        data = build_report(store, since=_parse_since(since) if since else None)
+        text = render(data, fmt)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+
+
+def _parse_since(value: str) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from .config import parse_duration
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"expected a date like 2026-11-01 or a duration like 7d, got {value!r}",
+                                 param_hint="--since") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- schedule -------------------------------------------------------------------
+
+
+@cli.command()
+@click.pass_context
+@handle_errors
+def schedule(ctx: click.Context) -> None:
+    """Run `sweep` on the configured cron schedule ([schedule] sweep) until stopped.
+
+    SIGINT or SIGTERM stops it cleanly after the sweep in progress. A sweep
+    started by cron at the same time is never overlapped: both take the
+    archive lock.
+
+    \b
+    Example:
+      archiver --config /srv/archiver/config.toml schedule
+    """
+    from .schedule import run_schedule
+
+    config = get_config(ctx)
+    run_schedule(config, report_writer=_report_writer(config))

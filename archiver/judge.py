@@ -400,7 +400,7 @@ def classify_status(status: int) -> tuple[Verdict, str] | None:
     return Verdict.FAILED, f"http-{status}"
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from ``now`` per a Retry-After header (delta-seconds or
     HTTP-date); never negative; None when absent or unparsable."""
     if value is None or not value.strip():
@@ -416,6 +416,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    if now.tzinfo is None:
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())

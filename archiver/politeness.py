@@ -20,12 +20,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from protego import Protego
 
+from .judge import parse_retry_after
 from .models import FetchResult
 
 T = TypeVar("T")
@@ -79,22 +78,6 @@ class HostGates:
             gate.users -= 1
             if gate.users == 0 and loop.time() >= gate.next_start:
                 self._gates.pop(host, None)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` (delta-seconds or an HTTP date) -> seconds to wait, or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 @dataclass(frozen=True)

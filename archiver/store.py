@@ -486,6 +486,97 @@ class Store:
     def sweeps(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM sweeps ORDER BY id"))
 
+    # -- reports
+    # Streaming, column-limited queries for archiver.report: 10,000 links in a few MB.
+    # ``since`` keeps the links checked or changing state at or after it (every method agrees).
+
+    @staticmethod
+    def _report_filter(since: datetime | None) -> tuple[str, list[str]]:
+        if since is None:
+            return "", []
+        return " WHERE (l.last_checked >= ? OR l.state_since >= ?)", [iso(since), iso(since)]
+
+    def report_links(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Links by URL with the capture of their last check and their latest capture."""
+        where, params = self._report_filter(since)
+        return self.db.query(
+            "SELECT l.id, l.url, l.state, l.reason, l.state_since, l.first_seen, l.last_checked, l.failures, "
+            "l.http_status, l.final_url, l.similarity, l.cited_capture_id, "
+            "coalesce(l.latest_capture_id, (SELECT max(c.id) FROM captures c WHERE c.link_id = l.id "
+            "AND c.kind != 'failed')) AS latest_capture_id, k.capture_id AS evidence_capture_id "
+            f"FROM links l LEFT JOIN checks k ON k.id = l.last_check_id{where} ORDER BY l.url",
+            params,
+        )
+
+    _REPORT_CITATION = (
+        "SELECT l.url AS link_url, c.link_id, c.source, c.place, c.comment, c.comment_author, c.anchor, "
+        "c.context, c.removed_at IS NOT NULL AS removed, s.title AS source_title "
+        "FROM citations c JOIN links l ON l.id = c.link_id LEFT JOIN sources s ON s.source = c.source"
+    )
+    _REPORT_CITATION_ORDER = " ORDER BY l.url, c.source, c.place != 'body', c.comment, c.position, c.id"
+
+    def report_citations(self, link_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The citations of the given links, with their source's title, by link URL."""
+        ids = sorted(set(link_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            yield from self.db.query(
+                f"{self._REPORT_CITATION} WHERE c.link_id IN ({','.join('?' * len(chunk))})"
+                + self._REPORT_CITATION_ORDER,
+                chunk,
+            )
+
+    def report_all_citations(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The citations of every link of ``report_links(since)``, in the same (URL) order."""
+        where, params = self._report_filter(since)
+        return self.db.query(self._REPORT_CITATION + where + self._REPORT_CITATION_ORDER, params)
+
+    _REPORT_CAPTURE = (
+        "SELECT c.id, c.url, c.final_url, c.captured_at, c.status, c.kind, c.warc, c.offset, c.length, "
+        "c.payload_digest, c.error, c.detail, t.title, (SELECT r.date FROM records r WHERE r.capture_id = c.id "
+        "AND r.warc = c.warc AND r.offset = c.offset) AS record_date "
+    )
+
+    def report_captures(self, capture_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The given captures with the WARC-Date of their main record and their page title."""
+        ids = sorted(set(capture_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            yield from self.db.query(
+                f"{self._REPORT_CAPTURE} FROM captures c LEFT JOIN texts t ON t.payload_digest = c.payload_digest "
+                f"WHERE c.id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+
+    def report_cited_captures(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The cited copy of every link of ``report_links(since)`` that has one, in the same (URL) order."""
+        where, params = self._report_filter(since)
+        return self.db.query(
+            f"{self._REPORT_CAPTURE}, l.url AS link_url FROM links l JOIN captures c ON c.id = l.cited_capture_id "
+            f"LEFT JOIN texts t ON t.payload_digest = c.payload_digest{where} ORDER BY l.url",
+            params,
+        )
+
+    def report_texts(self, digests: Iterable[str]) -> Iterator[dict[str, Any]]:
+        """Main texts (payload_digest, title, text) for the given payload digests."""
+        wanted = sorted(set(digests))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            yield from self.db.query(
+                f"SELECT payload_digest, title, text FROM texts WHERE payload_digest IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+
+    def report_states_before(self, moment: datetime) -> dict[int, str]:
+        """Each link's state after its last check strictly before ``moment``."""
+        rows = self.db.execute(
+            "SELECT link_id, state FROM (SELECT link_id, state, row_number() OVER "
+            "(PARTITION BY link_id ORDER BY checked_at DESC, id DESC) AS n FROM checks WHERE checked_at < ?) "
+            "WHERE n = 1",
+            [iso(moment)],
+        )
+        return {int(link_id): str(state) for link_id, state in rows}
+
 
 def next_check_time(now: datetime, after_seconds: float) -> str:
     return iso(now + timedelta(seconds=after_seconds))
