@@ -1,0 +1,261 @@
+"""Re-check cited links: a verdict now, a state over time (SPEC §5).
+
+One check of one link::
+
+    fetch (retries inside)  -> excluded / failed / blocked by the answer alone
+    2xx                     -> identical payload to the cited copy?  ok, unchanged
+                            -> parked page, bot challenge, error page, redirect to root
+                            -> soft-404 probe: does the host answer a random URL the same way?
+                            -> permanent redirect elsewhere with the cited text?  moved
+                            -> main-text similarity to the cited copy: ok / changed
+
+Every check's response goes to the WARCs (an identical payload as a revisit
+record), and the check row points at it: the evidence. The verdict then moves
+the link's state through :func:`archiver.states.transition`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import judge
+from .archive import Archive
+from .diff import similarity, titles_match
+from .fetch import Fetcher
+from .models import FetchResult, Verdict
+from .pages import PageText, page_text_of_result, stored_page_text
+from .states import fetch_verdict, transition
+from .store import iso, utcnow
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    reason: str
+    similarity: float | None = None
+    detail: str | None = None
+    moved_to: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    url: str
+    link_id: int
+    judgement: Judgement
+    state: str
+    previous_state: str
+    result_status: int | None
+    final_url: str
+
+
+@dataclass
+class _Probes:
+    """Soft-404 probes: one per host and path shape per run."""
+
+    fetcher: Fetcher
+    rng: random.Random = field(default_factory=random.Random)
+    cache: dict[tuple[str, str], tuple[str, PageText | None]] = field(default_factory=dict)
+    locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    async def answer(self, url: str, limit: int) -> tuple[str, PageText | None]:
+        probe = judge.probe_url(url, self.rng)
+        key = (urlsplit(url).netloc, _shape(urlsplit(probe).path))
+        lock = self.locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self.cache:
+                result = await self.fetcher.fetch(probe, retries=0)
+                try:
+                    text = page_text_of_result(result, limit) if result.ok and result.status == 200 else None
+                    self.cache[key] = (result.final_url, text)
+                finally:
+                    result.cleanup()
+        return self.cache[key]
+
+
+def _shape(path: str) -> str:
+    """The path with its last segment generalised: /2021/05/some-slug.html -> /2021/05/*.html."""
+    head, _, last = path.rpartition("/")
+    suffix = last[last.rfind("."):] if "." in last else ""
+    return f"{head}/*{suffix}"
+
+
+def _had_permanent_redirect(result: FetchResult) -> bool:
+    return any(hop.status in (301, 308) for hop in result.hops[:-1])
+
+
+async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url: str, changed_below: float,
+                      probes: _Probes | None, limit: int) -> tuple[Judgement, PageText | None]:
+    """The verdict of one check; also returns the live page text when it was extracted."""
+    implied = fetch_verdict(result)
+    final = result.final
+    if implied is not None or final is None:
+        verdict, reason = implied or (Verdict.FAILED, "connection")
+        return Judgement(verdict, reason, detail=result.detail or None), None
+    moved = _had_permanent_redirect(result) and not judge.is_trivial_redirect(cited_url, result.final_url)
+    if cited is not None and final.payload_digest == cited.payload_digest and not final.truncated:
+        return _judge_identical(result, cited_url, moved), cited
+    live = page_text_of_result(result, limit)
+    text, title = (live.text, live.title) if live else ("", None)
+    if judge.looks_like_challenge(final.status, final.response_headers, text or ""):
+        return Judgement(Verdict.BLOCKED, "challenge"), live
+    if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url):
+        return Judgement(Verdict.FAILED, "redirect-to-root", detail=f"redirected to {result.final_url}"), live
+    if judge.looks_parked(live.html_text if live else "", title, result.final_url):
+        return Judgement(Verdict.FAILED, "parked"), live
+    cited_error_like = cited is not None and judge.looks_like_error_page(cited.title, cited.text)
+    if judge.looks_like_error_page(title, text, heading=live.heading if live else None) and not cited_error_like:
+        return Judgement(Verdict.FAILED, "soft-404", detail="the page reads as an error page"), live
+    if probes is not None and await _answers_like_probe(result, live, cited, probes, limit):
+        return Judgement(Verdict.FAILED, "soft-404", detail="the host answers unknown URLs the same way"), live
+    if cited is None:
+        return Judgement(Verdict.OK, "captured"), live
+    score = similarity(cited.text, text)
+    if moved and score >= changed_below:
+        return Judgement(Verdict.MOVED, "redirect", score, moved_to=result.final_url,
+                         detail=f"moved to {result.final_url}"), live
+    if score < changed_below:
+        return Judgement(Verdict.CHANGED, "drift", score, detail=f"similarity {score:.2f}"), live
+    if cited.title and title and not titles_match(cited.title, title):
+        return Judgement(Verdict.CHANGED, "title-changed", score, detail=f"title now {title!r}"), live
+    return Judgement(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score), live
+
+
+def _judge_identical(result: FetchResult, cited_url: str, moved: bool) -> Judgement:
+    """The live payload is byte-identical to the cited copy: no extraction needed."""
+    if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url):
+        return Judgement(Verdict.FAILED, "redirect-to-root", detail=f"redirected to {result.final_url}")
+    if moved:
+        return Judgement(Verdict.MOVED, "redirect", 1.0, moved_to=result.final_url,
+                         detail=f"moved to {result.final_url}")
+    return Judgement(Verdict.OK, "unchanged", 1.0)
+
+
+async def _answers_like_probe(result: FetchResult, live: PageText | None, cited: PageText | None,
+                              probes: _Probes, limit: int) -> bool:
+    probe_final, probe_text = await probes.answer(result.url, limit)
+    if probe_text is None:
+        return False
+    live_like = judge.same_as_probe(result.final_url, live.text if live else "", probe_final, probe_text.text)
+    if not live_like:
+        return False
+    cited_like = cited is not None and judge.same_as_probe(cited.final_url, cited.text, probe_final, probe_text.text)
+    return not cited_like
+
+
+class Checker:
+    """Checks links of an open archive through one fetcher."""
+
+    def __init__(self, archive: Archive, fetcher: Fetcher, *, probe: bool = True) -> None:
+        self.archive = archive
+        self.fetcher = fetcher
+        self.config = archive.config
+        self.probes = _Probes(fetcher) if probe else None
+        self.limit = max(self.config.fetch.max_body * 4, 1 << 20)
+
+    def cited_text(self, link: dict[str, Any]) -> PageText | None:
+        capture = self.archive.store.capture(link["cited_capture_id"])
+        if capture is None:
+            return None
+        return stored_page_text(self.archive.store, self.archive.warc_dir, capture, self.limit)
+
+    async def check(self, link: dict[str, Any]) -> CheckOutcome:
+        result = await self.fetcher.fetch(link["url"])
+        try:
+            cited = self.cited_text(link)
+            judgement, live = await judge_fetch(
+                result, cited, cited_url=link["url"], changed_below=self.config.check.changed_below,
+                probes=self.probes, limit=self.limit,
+            )
+            return self._record(link, result, judgement, live)
+        finally:
+            result.cleanup()
+
+    def _record(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
+                live: PageText | None) -> CheckOutcome:
+        store = self.archive.store
+        saved = self.archive.save(link["id"], result)
+        if live is not None and result.final is not None and result.final.payload_digest:
+            store.save_text(result.final.payload_digest, live.title, live.text, live.fingerprint)
+        now = utcnow()
+        first_failure = _parse(link["first_failure_at"])
+        step = transition(verdict=judgement.verdict, reason=judgement.reason, failures=link["failures"],
+                          first_failure_at=first_failure, now=now, config=self.config.check)
+        updates = step.link_updates(link["state"], now, iso)
+        updates.update(http_status=result.status, final_url=result.final_url, similarity=judgement.similarity)
+        if saved.capture_id:
+            updates["latest_capture_id"] = saved.capture_id
+            if link["cited_capture_id"] is None and judgement.verdict is Verdict.OK:
+                updates["cited_capture_id"] = saved.capture_id
+        store.record_check(link["id"], checked_at=now, verdict=judgement.verdict.value, reason=judgement.reason,
+                           state=step.state.value, http_status=result.status, final_url=result.final_url,
+                           similarity=judgement.similarity, capture_id=saved.capture_id,
+                           detail=judgement.detail, link_updates=updates)
+        return CheckOutcome(link["url"], link["id"], judgement, step.state.value, link["state"],
+                            result.status, result.final_url)
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
+                      on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
+    """Check ``links`` concurrently (the fetcher enforces politeness); store each as it finishes."""
+    outcomes: list[CheckOutcome] = []
+    async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
+        checker = Checker(archive, fetcher)
+        limit = asyncio.Semaphore(max(1, archive.config.fetch.concurrency))
+
+        async def one(link: dict[str, Any]) -> None:
+            async with limit:
+                outcome = await checker.check(link)
+            outcomes.append(outcome)
+            if on_done:
+                on_done(outcome)
+
+        await asyncio.gather(*(one(link) for link in links))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class LiveDiff:
+    url: str
+    against: str  # "cited" | "latest"
+    captured_at: str
+    similarity: float
+    diff: str
+    status: int | None
+    final_url: str
+
+
+async def diff_live(store: Any, warc_dir: Any, config: Any, url: str, against: str, temp_dir: Any) -> LiveDiff:
+    """Main-text diff between a stored copy of ``url`` and the live page (stores nothing new)."""
+    from .diff import unified_diff
+    from .errors import UsageError
+
+    link = store.link(url)
+    if link is None:
+        raise UsageError(f"{url}: not in the archive")
+    capture = store.capture(link["cited_capture_id"] if against == "cited" else link["latest_capture_id"])
+    if capture is None:
+        raise UsageError(f"{url}: no {against} copy stored")
+    limit = max(config.fetch.max_body * 4, 1 << 20)
+    stored = stored_page_text(store, warc_dir, capture, limit)
+    async with Fetcher(config.fetch, temp_dir=temp_dir) as fetcher:
+        result = await fetcher.fetch(url)
+        try:
+            if not result.ok:
+                raise UsageError(f"{url}: the live page could not be fetched: {result.error}: {result.detail}")
+            live = page_text_of_result(result, limit)
+        finally:
+            result.cleanup()
+    old = stored.text if stored else ""
+    new = live.text if live else ""
+    text = unified_diff(old, new, a_label=f"{against} copy {capture['captured_at']}", b_label=f"live {result.final_url}")
+    return LiveDiff(url, against, capture["captured_at"], similarity(old, new), text, result.status, result.final_url)

@@ -1,0 +1,284 @@
+"""The checker against a local server that behaves like real sites (issue: dead, soft-404, moved, blocked, changed).
+
+Each test snapshots a page (the cited copy), changes what the server answers,
+and checks the verdict and the state, through the library and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from archiver.archive import Archive
+from archiver.check import check_links
+from archiver.cli import cli
+from archiver.collect.normalize import normalize_url
+from archiver.config import CheckConfig, Config
+from archiver.snapshot import snapshot
+
+from .server import Route, TestServer, respond
+from .test_extract import corpus_html, edited_variant, noisy_variant, rewritten_variant, sample_html
+
+ARTICLE = corpus_html("blog.python.org.html")
+OTHER = corpus_html("netzpolitik.org.abmahnungen.html")
+HOME = corpus_html("caktusgroup.com.django.html")
+
+
+def html_route(body: str, status: int = 200, **options: Any) -> Route:
+    return Route(status=status, body=body.encode("utf-8"), **options)
+
+
+@pytest.fixture
+def world(config: Config) -> Config:
+    """Checks confirm quickly: 3 failures, no minimum span."""
+    return replace(config, check=replace(CheckConfig(), confirm_checks=3, confirm_span=0.0))
+
+
+def snap(config: Config, *urls: str) -> None:
+    with Archive(config) as archive:
+        snapshot(archive, urls)
+
+
+def check(config: Config, url: str) -> dict[str, Any]:
+    with Archive(config) as archive:
+        link = archive.store.link(normalize_url(url))
+        assert link is not None
+        [outcome] = asyncio.run(check_links(archive, [link]))
+        row = archive.store.link(normalize_url(url))
+        assert row is not None
+        return {"verdict": outcome.judgement.verdict.value, "reason": outcome.judgement.reason,
+                "similarity": outcome.judgement.similarity, "state": row["state"], "failures": row["failures"],
+                "final_url": row["final_url"], "capture": row["latest_capture_id"], "check": outcome}
+
+
+def test_real_404_fails_then_dies_after_confirmation(world: Config, make_server) -> None:
+    site = make_server()
+    url = site.url("/news/2021/article.html")
+    site.routes["/news/2021/article.html"] = html_route(ARTICLE)
+    snap(world, url)
+    del site.routes["/news/2021/article.html"]  # the server's 404 for unknown paths
+    first = check(world, url)
+    assert (first["verdict"], first["reason"], first["state"], first["failures"]) == ("failed", "http-404", "failing", 1)
+    check(world, url)
+    third = check(world, url)
+    assert (third["state"], third["reason"], third["failures"]) == ("dead", "http-404", 3)
+
+
+def test_410_gone(world: Config, server: TestServer) -> None:
+    url = server.route("/check/gone", ARTICLE)
+    snap(world, url)
+    server.routes["/check/gone"] = html_route("<h1>Gone</h1>", status=410)
+    assert check(world, url)["reason"] == "http-410"
+
+
+def test_soft_404_host_answers_every_unknown_path_with_one_page(world: Config, make_server) -> None:
+    site = make_server()
+    site.routes["*"] = html_route(HOME)  # any unknown path: 200 with the same page
+    url = site.url("/blog/2020/05/why-we-moved.html")
+    site.routes["/blog/2020/05/why-we-moved.html"] = html_route(ARTICLE)
+    snap(world, url)
+    del site.routes["/blog/2020/05/why-we-moved.html"]
+    result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"]) == ("failed", "soft-404", "failing")
+
+
+def test_soft_404_host_does_not_condemn_a_live_page(world: Config, make_server) -> None:
+    site = make_server()
+    site.routes["*"] = html_route(HOME)
+    url = site.url("/blog/2020/05/still-here.html")
+    site.routes["/blog/2020/05/still-here.html"] = html_route(ARTICLE)
+    snap(world, url)
+    result = check(world, url)
+    assert (result["verdict"], result["state"]) == ("ok", "ok")
+
+
+def test_error_page_with_200_is_a_soft_404(world: Config, server: TestServer) -> None:
+    url = server.route("/check/soft-error", ARTICLE)
+    snap(world, url)
+    server.routes["/check/soft-error"] = html_route(sample_html("error-wordpress-404.html"))
+    assert check(world, url)["reason"] == "soft-404"
+
+
+def test_unknown_paths_redirected_to_home_are_dead(world: Config, make_server) -> None:
+    site = make_server()
+    site.routes["/"] = html_route(HOME)
+    site.routes["*"] = Route(status=302, headers={"Location": "/"}, body=b"")
+    url = site.url("/2019/03/cited-story/")
+    site.routes["/2019/03/cited-story/"] = html_route(ARTICLE)
+    snap(world, url)
+    del site.routes["/2019/03/cited-story/"]
+    result = check(world, url)
+    assert (result["verdict"], result["reason"]) == ("failed", "redirect-to-root")
+
+
+def test_301_to_the_home_page_is_not_a_move(world: Config, make_server) -> None:
+    site = make_server()
+    site.routes["/"] = html_route(HOME)
+    url = site.url("/2019/03/old-story/")
+    site.routes["/2019/03/old-story/"] = html_route(ARTICLE)
+    snap(world, url)
+    site.routes["/2019/03/old-story/"] = Route(status=301, headers={"Location": "/"})
+    assert check(world, url)["reason"] == "redirect-to-root"
+
+
+def test_parked_domain(world: Config, server: TestServer) -> None:
+    url = server.route("/check/parked", ARTICLE)
+    snap(world, url)
+    server.routes["/check/parked"] = html_route(sample_html("parked-sedo.html"))
+    assert check(world, url)["reason"] == "parked"
+
+
+def test_301_to_the_same_content_is_moved(world: Config, server: TestServer) -> None:
+    url = server.route("/check/old-home", ARTICLE)
+    snap(world, url)
+    new = server.route("/check/new-home/article", ARTICLE)
+    server.routes["/check/old-home"] = Route(status=301, headers={"Location": new})
+    result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"], result["final_url"]) == (
+        "moved", "redirect", "moved", new)
+
+
+def test_trivial_redirect_is_not_a_move(world: Config, server: TestServer) -> None:
+    url = server.route("/check/slash", ARTICLE)
+    snap(world, url)
+    server.route("/check/slash/", ARTICLE)
+    server.routes["/check/slash"] = Route(status=301, headers={"Location": "/check/slash/"})
+    result = check(world, url)
+    assert (result["verdict"], result["state"]) == ("ok", "ok")
+
+
+def test_500_that_recovers_resets_the_failures(world: Config, server: TestServer) -> None:
+    url = server.route("/check/flaky", ARTICLE)
+    snap(world, url)
+    server.routes["/check/flaky"] = html_route("<h1>Internal Server Error</h1>", status=500)
+    failed = check(world, url)
+    assert (failed["reason"], failed["state"], failed["failures"]) == ("http-5xx", "failing", 1)
+    server.routes["/check/flaky"] = html_route(ARTICLE)
+    recovered = check(world, url)
+    assert (recovered["state"], recovered["failures"]) == ("ok", 0)
+
+
+@pytest.mark.parametrize(("status", "reason"), [(403, "http-403"), (401, "http-401"), (451, "http-451")])
+def test_refusals_are_blocked_never_dead(world: Config, server: TestServer, status: int, reason: str) -> None:
+    path = f"/check/blocked-{status}"
+    url = server.route(path, ARTICLE)
+    snap(world, url)
+    server.routes[path] = html_route("<h1>Forbidden</h1>", status=status)
+    for _ in range(4):
+        result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"], result["failures"]) == (
+        "blocked", reason, "blocked", 0)
+
+
+def test_429_with_retry_after_is_blocked(world: Config, server: TestServer) -> None:
+    url = server.route("/check/busy", ARTICLE)
+    snap(world, url)
+    server.routes["/check/busy"] = Route(status=429, headers={"Retry-After": "3600"}, body=b"slow down")
+    result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"]) == ("blocked", "http-429", "blocked")
+
+
+def test_bot_challenge_is_blocked(world: Config, server: TestServer) -> None:
+    url = server.route("/check/challenge", ARTICLE)
+    snap(world, url)
+    server.routes["/check/challenge"] = html_route(sample_html("challenge-cloudflare.html"), status=403,
+                                                   headers={"Server": "cloudflare"})
+    assert check(world, url)["state"] == "blocked"
+
+
+def test_rotating_noise_stays_ok_over_ten_checks(world: Config, server: TestServer) -> None:
+    counter = iter(range(1000))
+
+    def noisy(req: Any) -> None:
+        respond(req, body=noisy_variant(ARTICLE, next(counter)).encode(), content_type="text/html; charset=utf-8")
+
+    url = server.route("/check/noisy", handler=noisy)
+    snap(world, url)
+    for _ in range(10):
+        result = check(world, url)
+        assert (result["verdict"], result["state"]) == ("ok", "ok"), result
+        assert result["similarity"] >= 0.95
+
+
+def test_rewritten_article_is_changed_and_kept_as_a_new_version(world: Config, server: TestServer) -> None:
+    from .test_extract import corpus_extracted
+
+    url = server.route("/check/rewritten", ARTICLE)
+    snap(world, url)
+    server.routes["/check/rewritten"] = html_route(
+        rewritten_variant(ARTICLE, corpus_extracted("netzpolitik.org.abmahnungen.html").text))
+    result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"]) == ("changed", "drift", "changed")
+    assert result["similarity"] < 0.5
+    with Archive(world) as archive:
+        link = archive.store.link(normalize_url(url))
+        captures = archive.store.captures_for(link["id"])
+        assert [c["kind"] for c in captures] == ["response", "response"]
+        assert link["cited_capture_id"] == captures[0]["id"]  # the cited copy stays the reference
+        assert link["latest_capture_id"] == captures[1]["id"]
+
+
+def test_two_percent_edit_is_a_minor_edit(world: Config, server: TestServer) -> None:
+    url = server.route("/check/edited", ARTICLE)
+    snap(world, url)
+    server.routes["/check/edited"] = html_route(edited_variant(ARTICLE, 0.02, seed=7))
+    result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"]) == ("ok", "minor-edit", "ok")
+    assert 0.8 < result["similarity"] < 1.0
+
+
+def test_identical_payload_skips_extraction_and_writes_a_revisit(world: Config, server: TestServer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    url = server.route("/check/same", ARTICLE)
+    snap(world, url)
+    check(world, url)  # the cited copy's text is now cached
+
+    import archiver.pages
+
+    def no_extraction(*args: object, **kwargs: object) -> None:
+        raise AssertionError("extraction should be skipped for an identical payload")
+
+    monkeypatch.setattr(archiver.pages, "extract", no_extraction)
+    result = check(world, url)
+    assert (result["reason"], result["similarity"]) == ("unchanged", 1.0)
+    with Archive(world) as archive:
+        kinds = [c["kind"] for c in archive.store.captures_for(archive.store.link(normalize_url(url))["id"])]
+    assert kinds == ["response", "revisit", "revisit"]
+
+
+def test_single_transient_failure_never_becomes_dead(world: Config, server: TestServer) -> None:
+    url = server.route("/check/transient", ARTICLE)
+    snap(world, url)
+    server.routes["/check/transient"] = html_route("<h1>Bad Gateway</h1>", status=502)
+    assert check(world, url)["state"] == "failing"
+    server.routes["/check/transient"] = html_route(ARTICLE)
+    for _ in range(5):
+        assert check(world, url)["state"] == "ok"
+
+
+def test_check_cli_fail_on_and_diff(world: Config, server: TestServer, tmp_path: Path) -> None:
+    url = server.route("/check/cli", ARTICLE)
+    config_path = tmp_path / "cli.toml"
+    config_path.write_text(
+        f'[archive]\ndir = "{world.archive.dir}"\n[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\n'
+        'retries = 0\n[check]\nconfirm_checks = 1\nconfirm_span = "0s"\n'
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config_path), "snapshot", url]).exit_code == 0
+    server.routes["/check/cli"] = html_route(edited_variant(ARTICLE, 0.3, seed=3))
+    result = runner.invoke(cli, ["--config", str(config_path), "check", url, "--fail-on", "dead,changed"])
+    assert result.exit_code == 3, result.output
+    assert "changed" in result.output and "drift" in result.output
+    diff = runner.invoke(cli, ["--config", str(config_path), "diff", url])
+    assert diff.exit_code == 0, diff.output
+    assert diff.output.startswith("similarity 0.")
+    assert "\n-" in diff.output and "\n+" in diff.output
+    history = runner.invoke(cli, ["--config", str(config_path), "links", url])
+    assert "captured" in history.output and "drift" in history.output
+    ok = runner.invoke(cli, ["--config", str(config_path), "check", url, "--fail-on", "dead"])
+    assert ok.exit_code == 0, ok.output
