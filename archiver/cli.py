@@ -64,8 +64,10 @@ def get_config(ctx: click.Context) -> Config:
               help="Configuration file (default: $ARCHIVER_CONFIG, else ./config.toml, else built-in defaults).")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (repeat for debug output).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("--wait", "lock_wait", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for another run holding the archive before giving up (exit 2).")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool, lock_wait: float) -> None:
     """Keep the sources cited by articles and reader comments from rotting away unnoticed.
 
     \b
@@ -82,6 +84,14 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
         _fail(str(exc), exc.exit_code)
     ctx.ensure_object(dict)["config"] = config
     ctx.obj["quiet"] = quiet
+    ctx.obj["lock_wait"] = lock_wait
+
+
+def open_archive(ctx: click.Context, config: Config, what: str) -> Any:
+    """The archive, locked for this command (waits up to --wait seconds for another run)."""
+    from .archive import Archive
+
+    return Archive(config, lock_wait=ctx.obj["lock_wait"], what=what)
 
 
 def main() -> None:
@@ -126,7 +136,6 @@ def snapshot(ctx: click.Context, urls: tuple[str, ...], fmt: str) -> None:
       archiver snapshot https://example.com/report.pdf
       archiver snapshot --format json https://a.example/ https://b.example/x
     """
-    from .archive import Archive
     from .snapshot import check_snapshot_url, snapshot as run_snapshot
 
     config = get_config(ctx)
@@ -141,7 +150,7 @@ def snapshot(ctx: click.Context, urls: tuple[str, ...], fmt: str) -> None:
         click.echo(f"archiver: {message}", err=True)
     outcomes = []
     if valid:
-        with Archive(config, what="snapshot") as archive:
+        with open_archive(ctx, config, "snapshot") as archive:
             def show(outcome: Any) -> None:
                 if fmt == "text":
                     click.echo(_describe_outcome(outcome))
@@ -248,7 +257,7 @@ def collect(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
         async with Fetcher(config.fetch, temp_dir=archive.temp_dir) as fetcher:
             return await Harvester(config, archive.store, fetcher).sources(wanted)
 
-    with Archive(config, what="collect") as archive:
+    with open_archive(ctx, config, "collect") as archive:
         harvest = asyncio.run(run(archive))
         states = {c.url: (archive.store.link(c.url) or {}).get("state") for c in harvest.citations}
     for problem in harvest.problems:
@@ -308,14 +317,13 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
     """
     import asyncio
 
-    from .archive import Archive
     from .check import check_links
     from .collect.normalize import normalize_url
     from .store import utcnow
 
     config = get_config(ctx)
     failing_states = _parse_fail_on(fail_on)
-    with Archive(config, what="check") as archive:
+    with open_archive(ctx, config, "check") as archive:
         store = archive.store
         if urls:
             rows = []
@@ -369,13 +377,12 @@ def sweep(ctx: click.Context, no_report: bool) -> None:
     \b
       0 3 * * *  cd /srv/archiver && .venv/bin/archiver -q sweep
     """
-    from .archive import Archive
     from .progress import StageProgress
     from .sweep import sweep as run_sweep
 
     config = get_config(ctx)
     writer = None if no_report else _report_writer(config)
-    with Archive(config, what="sweep") as archive, StageProgress() as progress:
+    with open_archive(ctx, config, "sweep") as archive, StageProgress() as progress:
         summary = run_sweep(archive, progress=progress, write_reports=writer)
     if not ctx.obj.get("quiet"):
         click.echo("\n".join(summary.lines()))
@@ -448,7 +455,7 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
       archiver report --format html -o report.html
       archiver report --format json --since 7d
     """
-    from .report import build_report, render
+    from .report import build_report, parse_since, write_report
     from .store import DB_NAME, Store
 
     config = get_config(ctx)
@@ -456,30 +463,10 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
     if not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver sweep` first)")
     with Store(db_path) as store:
-        data = build_report(store, since=_parse_since(since) if since else None)
-        text = render(data, fmt)
+        data = build_report(store, since=parse_since(since) if since else None)
+        write_report(data, fmt, Path(output) if output else sys.stdout)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text)
-
-
-def _parse_since(value: str) -> Any:
-    from datetime import UTC, datetime, timedelta
-
-    from .config import parse_duration
-
-    try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"expected a date like 2026-11-01 or a duration like 7d, got {value!r}",
-                                 param_hint="--since") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- schedule -------------------------------------------------------------------

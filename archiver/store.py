@@ -19,6 +19,7 @@ Tables (browse them with any SQLite tool):
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
