@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -44,6 +45,12 @@ def handle_errors(func: F) -> F:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:  # `archiver links | head`: the reader left, which is fine
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            sys.exit(ExitCode.OK)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
@@ -255,7 +262,7 @@ def collect(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
 
     async def run(archive: Archive) -> Harvest:
         async with Fetcher(config.fetch, temp_dir=archive.temp_dir) as fetcher:
-            return await Harvester(config, archive.store, fetcher).sources(wanted)
+            return await Harvester(config, archive.store, fetcher).sources(wanted, keep_going=False)
 
     with open_archive(ctx, config, "collect") as archive:
         harvest = asyncio.run(run(archive))

@@ -311,7 +311,8 @@ class Fetcher:
     ) -> tuple[Hop | None, Problem | None]:
         """One request in a host slot and an overall slot, timed against the budget."""
         loop = asyncio.get_running_loop()
-        async with self._gates.slot(url.host), self._in_flight:
+        async with self._gates.slot(url.host) as gate, self._in_flight:
+            self._gates.started(gate)
             started = loop.time()
             try:
                 return await self._exchange(url, cookies, budget, cap)

@@ -58,8 +58,12 @@ class HostGates:
         return len(self._gates)
 
     @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """Hold one of ``host``'s request slots, starting no sooner than its delay allows."""
+    async def slot(self, host: str) -> AsyncIterator[_Gate]:
+        """Hold one of ``host``'s request slots, starting no sooner than its delay allows.
+
+        The caller may wait again (for an overall slot) before its request goes
+        out: it then calls :meth:`started`, so the next request to the host is
+        spaced from the real start, not from the reservation."""
         gate = self._gates.get(host)
         if gate is None:
             gate = self._gates[host] = _Gate(self._per_host)
@@ -73,11 +77,16 @@ class HostGates:
                     gate.next_start = start + self._delay  # reserved before sleeping
                     if start > now:
                         await asyncio.sleep(start - now)
-                yield
+                yield gate
         finally:
             gate.users -= 1
             if gate.users == 0 and loop.time() >= gate.next_start:
                 self._gates.pop(host, None)
+
+    def started(self, gate: _Gate) -> None:
+        """The request of a slot really starts now: space the host's next one from here."""
+        if self._delay > 0:
+            gate.next_start = max(gate.next_start, asyncio.get_running_loop().time() + self._delay)
 
 
 @dataclass(frozen=True)
