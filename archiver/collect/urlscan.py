@@ -1,0 +1,323 @@
+"""Finding URLs in running text, and the sentence around them.
+
+Shared by the text collector (whole files) and the HTML collector (URLs
+written as plain text in a page, not as links).
+
+How URLs are delimited, as people write them:
+
+- a URL starts at ``http://``, ``https://`` or ``ftp://`` (any case) and runs
+  until white space, ``<``, ``>``, ``"``, a backtick, ``|`` or a typographic
+  quote; bare ``www.example.com`` without a scheme is not taken;
+- then trailing ``. , ; : ! ? ' * _ ~ …`` are dropped, and a closing ``)``,
+  ``]`` or ``}`` is dropped only while the URL holds more closing than opening
+  ones: ``(see https://x.org/a).`` gives ``https://x.org/a`` while
+  ``https://en.wikipedia.org/wiki/Python_(programming_language)`` stays whole;
+- Markdown ``[text](url "title")`` and ``[text](<url>)`` keep ``text`` as the
+  anchor, ``[text][ref]`` with ``[ref]: url`` too; ``<url>`` autolinks and
+  ``<a href="url">text</a>`` are understood; images ``![alt](url)`` are not
+  citations and are skipped; inside Markdown, fenced code blocks and inline
+  code spans are skipped (as lychee does by default).
+
+The context of a link (``context_around``) is the sentence holding it, within
+its paragraph (text between blank lines), whitespace collapsed; a sentence
+longer than ``CONTEXT_LIMIT`` is cut to about ``CONTEXT_WINDOW`` characters
+around the link, marked with ``…``. A URL standing alone on its line (a list
+marker aside) says nothing by itself, so its context is the line above it in
+the same paragraph (typically the title of the cited page, as pasted under
+it), else the line below, else the URL line itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CONTEXT_LIMIT = 300
+CONTEXT_WINDOW = 200
+_SCAN_LIMIT = 2000  # how far around a link context_around looks
+
+SCHEME_START = re.compile(r"(?<![\w/@.+-])(?:https?|ftp)://", re.I)
+_STOP_CHARS = (
+    ' \t\r\n\f\v<>"`|'
+    "\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb\u2039\u203a"  # typographic quotes
+    "\u300c\u300d\u300e\u300f\u3001\u3002\uff0c\u00a0\u2028\u2029"  # CJK punctuation, nbsp, separators
+)
+_URL_RUN = re.compile(r"[^" + re.escape(_STOP_CHARS) + r"\x00-\x1f\x7f]+")
+_TRAILING = ".,;:!?'*_~\u2026"
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+_MD_URL = r"(?:https?|ftp)://[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*"
+_MD_TEXT = r"(?:[^\[\]]|\[[^\[\]]*\]){0,500}?"
+MD_LINK = re.compile(
+    r"(?<!!)\[(?P<text>" + _MD_TEXT + r")\]\(\s*(?:<(?P<angled>(?:https?|ftp)://[^>\n]*)>|(?P<url>" + _MD_URL + r"))"
+    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?\s*\)",
+    re.I,
+)
+MD_IMAGE = re.compile(r"!\[" + _MD_TEXT + r"\]\([^)\n]*\)")
+MD_REF_DEF = re.compile(r"^[ ]{0,3}\[(?P<label>[^\]\n]+)\]:[ \t]*<?(?P<url>(?:https?|ftp)://[^\s>]+)>?.*$", re.I | re.M)
+MD_REF_USE = re.compile(r"\[(?P<text>[^\[\]\n]+)\]\[(?P<label>[^\[\]\n]*)\]")
+HTML_ANCHOR = re.compile(
+    r"<a\s[^>]{0,500}?href\s*=\s*[\"'](?P<url>(?:https?|ftp)://[^\"'\s]+)[\"'][^>]{0,500}>(?P<text>.{0,500}?)</a\s*>",
+    re.I | re.S,
+)
+_FENCE = re.compile(r"^[ ]{0,3}(```+|~~~+)[^\n]*\n.*?(?:^[ ]{0,3}\1[ \t]*$|\Z)", re.M | re.S)
+_CODE_SPAN = re.compile(r"(`+)[^`\n](?:.{0,1000}?[^`\n])??\1(?!`)", re.S)
+_TAGS = re.compile(r"<[^>]{0,500}>")
+_EMPHASIS_EDGES = re.compile(r"^[*_`~]+|[*_`~]+$")
+
+_NON_LETTERS = re.compile(r"[\W\d_]+")
+_LEFT_BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*\s+")
+_RIGHT_BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s|$)")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+>\u2022]|\d{1,3}[.)])\s+")
+_ABBREVIATIONS = frozenset(
+    "e.g i.e etc vs cf dr mr mrs ms prof st no nr fig vol ed eds approx ca bzw vgl z.b u.a d.h "
+    "usw evtl inkl ggf sog s.o s.u jan feb mar apr jun jul aug sep sept oct okt nov dec dez".split()
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One URL found in text: where the URL itself is, and the construct around it."""
+
+    url: str
+    start: int
+    end: int
+    anchor: str | None
+    span_start: int  # start of the whole construct, e.g. of "[text](url)"
+    span_end: int
+
+
+def collapse_ws(text: str) -> str:
+    """Collapse runs of white space to one space and strip the ends."""
+    return " ".join(text.split())
+
+
+def trim_url(candidate: str) -> str:
+    """Drop the punctuation and unbalanced brackets people write after a URL."""
+    url = candidate
+    while url:
+        last = url[-1]
+        if last in _TRAILING:
+            url = url[:-1]
+        elif last in _PAIRS and url.count(_PAIRS[last]) < url.count(last):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def find_bare_urls(text: str, start: int = 0, end: int | None = None) -> list[Found]:
+    """Every scheme-prefixed URL written as plain text in ``text[start:end]``."""
+    stop = len(text) if end is None else end
+    found: list[Found] = []
+    for match in SCHEME_START.finditer(text, start, stop):
+        run = _URL_RUN.match(text, match.start(), stop)
+        url = trim_url(run.group(0)) if run else ""
+        if len(url) > len(match.group(0)):
+            found.append(
+                Found(url, match.start(), match.start() + len(url), None, match.start(), match.start() + len(url))
+            )
+    return found
+
+
+def find_urls(text: str, *, markdown: bool = True) -> list[Found]:
+    """Every URL in a text or Markdown document, in order of appearance."""
+    skipped = code_spans(text) if markdown else []
+    taken: list[tuple[int, int]] = list(skipped)
+    found: list[Found] = []
+
+    def free(a: int, b: int) -> bool:
+        return not any(a < y and x < b for x, y in taken)
+
+    for item in _markup_links(text):
+        if free(item.span_start, item.span_end):
+            found.append(item)
+            taken.append((item.span_start, item.span_end))
+    taken.extend((m.start(), m.end()) for m in MD_IMAGE.finditer(text) if free(m.start(), m.end()))
+    for item in find_bare_urls(text):
+        if free(item.start, item.end):
+            found.append(item)
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of Markdown fenced code blocks and inline code."""
+    spans = [(m.start(), m.end()) for m in _FENCE.finditer(text)]
+    for match in _CODE_SPAN.finditer(text):
+        if not any(a <= match.start() < b for a, b in spans):
+            spans.append((match.start(), match.end()))
+    return spans
+
+
+def _markup_links(text: str) -> list[Found]:
+    """Markdown inline and reference links, and HTML anchors, with their text."""
+    found: list[Found] = []
+    for m in MD_LINK.finditer(text):
+        group = "angled" if m.group("angled") else "url"
+        url = m.group(group).strip() if group == "angled" else m.group(group)
+        found.append(
+            Found(url, m.start(group), m.start(group) + len(url), clean_anchor(m.group("text")), m.start(), m.end())
+        )
+    uses: dict[str, str] = {}
+    for m in MD_REF_USE.finditer(text):
+        uses.setdefault((m.group("label") or m.group("text")).strip().lower(), m.group("text"))
+    for m in MD_REF_DEF.finditer(text):
+        label = m.group("label").strip()
+        anchor = clean_anchor(uses.get(label.lower(), label))
+        found.append(Found(m.group("url"), m.start("url"), m.end("url"), anchor, m.start(), m.end()))
+    for m in HTML_ANCHOR.finditer(text):
+        found.append(
+            Found(m.group("url"), m.start("url"), m.end("url"), clean_anchor(m.group("text")), m.start(), m.end())
+        )
+    return found
+
+
+def strip_markdown_links(text: str) -> str:
+    """``[text](url)`` -> ``text`` and ``![alt](src)`` -> ``alt``, for readable snippets."""
+    text = MD_LINK.sub(lambda m: m.group("text"), text)
+    return MD_IMAGE.sub(lambda m: m.group(0)[2 : m.group(0).index("]")], text)
+
+
+def clean_anchor(text: str) -> str | None:
+    """Anchor text without markup: images give their alt text, tags vanish."""
+    text = strip_markdown_links(text)
+    text = _EMPHASIS_EDGES.sub("", collapse_ws(_TAGS.sub(" ", text)))
+    return text or None
+
+
+def context_around(text: str, start: int, end: int, *, lone_line: bool = True) -> str:
+    """The sentence around ``text[start:end]`` (see the module docstring).
+
+    ``lone_line=False`` turns off the rule for a URL alone on its line (for a
+    titled HTML link, whose own text explains it).
+    """
+    para_start, para_end = _paragraph(text, start, end)
+    line_start = text.rfind("\n", para_start, start) + 1 if start > para_start else para_start
+    line_start = max(line_start, para_start)
+    line_end = text.find("\n", end, para_end)
+    line_end = para_end if line_end < 0 else line_end
+    line = text[line_start:line_end]
+    if lone_line and collapse_ws(_LIST_MARKER.sub("", line)).strip("<>()[].,;:") == text[start:end].strip():
+        neighbour = _neighbour_line(text, para_start, para_end, line_start, line_end)
+        if neighbour:
+            return neighbour
+    s_start, s_end = _sentence(text, para_start, para_end, start, end)
+    label = text[start:end]
+    own_words = "" if SCHEME_START.match(label.strip()) else label  # a titled link says something itself
+    if _too_bare(text[s_start:start] + own_words + text[end:s_end]) and s_start > para_start:
+        stop = para_start + len(text[para_start:s_start].rstrip()) - 1  # the previous full stop
+        s_start, _ = _sentence(text, para_start, para_end, stop, stop)
+    sentence = text[s_start:s_end]
+    return _clip(sentence, start - s_start, end - s_start)
+
+
+def _too_bare(words: str) -> bool:
+    """True when a sentence says nothing but its link ("Source: <url>")."""
+    return len(_NON_LETTERS.sub("", words[:400])) < 12
+
+
+def _paragraph(text: str, start: int, end: int) -> tuple[int, int]:
+    """Bounds of the paragraph (text between blank lines) around [start, end)."""
+    low = max(0, start - _SCAN_LIMIT)
+    high = min(len(text), end + _SCAN_LIMIT)
+    para_start = low
+    line_end = text.rfind("\n", low, start)
+    while line_end >= low:
+        line_start = text.rfind("\n", low, line_end)
+        if line_start < 0 or not text[line_start + 1 : line_end].strip():
+            para_start = line_end + 1 if line_start >= 0 else low
+            break
+        line_end = line_start
+    para_end = high
+    line_start = text.find("\n", end, high)
+    while line_start >= 0:
+        next_end = text.find("\n", line_start + 1, high)
+        if next_end < 0:
+            break
+        if not text[line_start + 1 : next_end].strip():
+            para_end = line_start
+            break
+        line_start = next_end
+    return para_start, para_end
+
+
+def _neighbour_line(text: str, para_start: int, para_end: int, line_start: int, line_end: int) -> str:
+    """Text next to a URL-only line: the line above (in the paragraph, else the
+    paragraph above), followed by the line below when the one above is bare."""
+    above = _last_line(text[max(0, para_start - _SCAN_LIMIT) : line_start])
+    below = _first_line(text[line_end : min(len(text), para_end + _SCAN_LIMIT)])
+    if above and not _too_bare(above):
+        if len(above) > CONTEXT_LIMIT:  # keep the end, nearest to the URL
+            cut = above.find(" ", len(above) - CONTEXT_WINDOW)
+            above = "\u2026 " + above[cut + 1 :]
+        return above
+    joined = collapse_ws(f"{above} {below}")
+    if len(joined) > CONTEXT_LIMIT:
+        cut = joined.rfind(" ", 0, CONTEXT_WINDOW)
+        joined = joined[: cut if cut > 0 else CONTEXT_WINDOW] + " \u2026"
+    return joined
+
+
+def _last_line(chunk: str) -> str:
+    for line in reversed(chunk.splitlines()):
+        cleaned = collapse_ws(_LIST_MARKER.sub("", line))
+        if cleaned:
+            return "" if SCHEME_START.match(cleaned) else cleaned
+    return ""
+
+
+def _first_line(chunk: str) -> str:
+    for line in chunk.splitlines():
+        cleaned = collapse_ws(_LIST_MARKER.sub("", line))
+        if cleaned:
+            return "" if SCHEME_START.match(cleaned) else cleaned
+    return ""
+
+
+def _sentence(text: str, para_start: int, para_end: int, start: int, end: int) -> tuple[int, int]:
+    s_start = para_start
+    for match in _LEFT_BOUNDARY.finditer(text, para_start, start):
+        if _is_boundary(text, para_start, match.start()):
+            s_start = match.end()
+    s_end = para_end
+    for match in _RIGHT_BOUNDARY.finditer(text, end, para_end):
+        if _is_boundary(text, para_start, match.start()):
+            s_end = match.end()
+            break
+    return s_start, s_end
+
+
+def _is_boundary(text: str, low: int, dot: int) -> bool:
+    """False when the full stop at ``dot`` ends an abbreviation or an ordinal."""
+    if text[dot] != ".":
+        return True
+    word_start = dot
+    while word_start > low and not text[word_start - 1].isspace() and text[word_start - 1] not in "([\"'":
+        word_start -= 1
+    word = text[word_start:dot].lower()
+    if not word:
+        return True
+    if len(word) == 1 and word.isalpha():
+        return False
+    if word.isdigit() and len(word) <= 2:
+        return False
+    return word not in _ABBREVIATIONS
+
+
+def _clip(sentence: str, start: int, end: int) -> str:
+    """Collapse white space; cut a long sentence to a window around [start, end)."""
+    if len(sentence) <= CONTEXT_LIMIT:
+        return collapse_ws(sentence)
+    half = max(0, (CONTEXT_WINDOW - (end - start)) // 2)
+    left = max(0, start - half)
+    right = min(len(sentence), end + half)
+    if left > 0:
+        space = sentence.find(" ", left, start)
+        left = space + 1 if space >= 0 else left
+    if right < len(sentence):
+        space = sentence.rfind(" ", end, right)
+        right = space if space >= 0 else right
+    prefix = "\u2026 " if left > 0 else ""
+    suffix = " \u2026" if right < len(sentence) else ""
+    return prefix + collapse_ws(sentence[left:right]) + suffix

@@ -1,0 +1,188 @@
+"""Collect citations from sources into the store: files, article URLs and feeds.
+
+The extraction itself is pure (``archiver.collect``); this module fetches what
+must be fetched (through the fetch module, with its guards), normalizes every
+URL, drops excluded ones, and records the citations idempotently.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .collect import Collected, CollectProblem, FeedEntry, collect_file, collect_html, is_excluded, parse_feed
+from .collect.normalize import normalize_url
+from .config import Config, Source
+from .errors import InvalidURL, UsageError
+from .extract import decode_body, decode_text
+from .fetch import Fetcher
+from .models import FetchResult
+from .store import CitationInput, Store
+
+FEED_TYPES = ("xml", "rss", "atom", "json")
+MAX_FEED_ENTRIES = 500
+
+
+@dataclass
+class Harvest:
+    """What collecting one or more sources produced."""
+
+    collected: list[Collected] = field(default_factory=list)
+    citations: list[CitationInput] = field(default_factory=list)
+    problems: list[CollectProblem] = field(default_factory=list)
+    new: int = 0
+    removed: int = 0
+
+    def add(self, other: Harvest) -> None:
+        self.collected += other.collected
+        self.citations += other.citations
+        self.problems += other.problems
+        self.new += other.new
+        self.removed += other.removed
+
+
+def to_citations(collected: Collected, exclude: Iterable[str]) -> tuple[list[CitationInput], list[CollectProblem]]:
+    """Normalize each link; malformed ones become problems, excluded ones are dropped."""
+    patterns = list(exclude)
+    citations, problems = [], []
+    for link in collected.links:
+        try:
+            url = normalize_url(link.url)
+        except InvalidURL as exc:
+            problems.append(CollectProblem(collected.source, link.position, f"malformed URL {link.url!r}: {exc}"))
+            continue
+        if patterns and is_excluded(url, patterns):
+            continue
+        citations.append(CitationInput(
+            url=url, url_as_written=link.url, source=collected.source, place=link.where, comment=link.comment,
+            comment_author=link.comment_author, comment_date=link.comment_date, anchor=link.anchor,
+            context=link.context, position=link.position,
+        ))
+    return citations, problems
+
+
+def _body_text(result: FetchResult, limit: int) -> tuple[bytes, str]:
+    final = result.final
+    if final is None or final.body_path is None:
+        return b"", ""
+    data = decode_body(final.body_path.read_bytes(), final.header("content-encoding"), limit=limit)
+    return data, final.content_type
+
+
+def _is_feed(data: bytes, content_type: str) -> bool:
+    if any(kind in content_type for kind in FEED_TYPES) and "html" not in content_type:
+        return True
+    head = data[:500].lstrip().lower()
+    return head.startswith(b"<?xml") and (b"<rss" in head or b"<feed" in head or b"<urlset" in head
+                                          or b"<sitemapindex" in head)
+
+
+class Harvester:
+    """Collects sources into a store; ``fetcher`` is used for URL and feed sources."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher | None,
+                 on_collected: Callable[[Collected], None] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.on_collected = on_collected
+        self.limit = max(config.fetch.max_body * 4, 1 << 20)
+
+    def record(self, collected: Collected, kind: str, name: str | None = None) -> Harvest:
+        citations, problems = to_citations(collected, self.config.collect.exclude)
+        self.store.record_source(collected.source, kind, name=name, title=collected.title)
+        new, removed = self.store.add_citations(collected.source, citations)
+        if self.on_collected:
+            self.on_collected(collected)
+        return Harvest([collected], citations, [*collected.problems, *problems], new, removed)
+
+    def files(self, pattern: str, name: str | None = None) -> Harvest:
+        paths = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        if not paths:
+            raise UsageError(f"{pattern}: no files match")
+        harvest = Harvest()
+        for path in paths:
+            if not Path(path).is_file():
+                raise UsageError(f"{path}: no such file")
+            collected = collect_file(Path(path), include_comments=self.config.collect.include_comments)
+            harvest.add(self.record(collected, "file", name))
+        return harvest
+
+    async def url(self, url: str, name: str | None = None, *, feed_ok: bool = True) -> Harvest:
+        """An article page (or, when it turns out to be one, a feed)."""
+        assert self.fetcher is not None
+        result = await self.fetcher.fetch(url)
+        try:
+            if not result.ok or (result.status or 0) >= 400:
+                why = result.error or f"HTTP {result.status}"
+                problem = CollectProblem(url, 0, f"could not fetch {url}: {why} {result.detail}".strip())
+                return Harvest(problems=[problem])
+            data, content_type = _body_text(result, self.limit)
+        finally:
+            result.cleanup()
+        if feed_ok and _is_feed(data, content_type):
+            return await self._feed_entries(parse_feed(data, url), name)
+        html = decode_text(data, content_type)
+        collected = collect_html(html, result.final_url, url, include_comments=self.config.collect.include_comments)
+        return self.record(collected, "url", name)
+
+    async def feed(self, url: str, name: str | None = None) -> Harvest:
+        assert self.fetcher is not None
+        result = await self.fetcher.fetch(url)
+        try:
+            if not result.ok or (result.status or 0) >= 400:
+                why = result.error or f"HTTP {result.status}"
+                return Harvest(problems=[CollectProblem(url, 0, f"could not fetch feed {url}: {why}")])
+            data, _ = _body_text(result, self.limit)
+        finally:
+            result.cleanup()
+        entries = parse_feed(data, url)
+        self.store.record_source(url, "feed", name=name)
+        return await self._feed_entries(entries, name)
+
+    async def _feed_entries(self, entries: list[FeedEntry], name: str | None) -> Harvest:
+        harvest = Harvest()
+        for entry in entries[:MAX_FEED_ENTRIES]:
+            if entry.is_sitemap_index:
+                harvest.add(await self.feed(entry.url, name))
+                continue
+            page = await self.url(entry.url, name, feed_ok=False)
+            if page.collected or not entry.content_html:
+                harvest.add(page)
+                continue
+            # the page cannot be fetched: fall back to the entry's own content
+            collected = collect_html(entry.content_html, entry.url, entry.url,
+                                     include_comments=self.config.collect.include_comments)
+            harvest.add(page)
+            harvest.add(self.record(collected, "feed-entry", name))
+        return harvest
+
+    async def source(self, source: Source) -> Harvest:
+        if source.path:
+            return self.files(source.path, source.name)
+        if source.feed:
+            return await self.feed(source.feed, source.name)
+        return await self.url(source.url or "", source.name)
+
+    async def sources(self, sources: Iterable[Source], *, keep_going: bool = True) -> Harvest:
+        """Collect each source; with ``keep_going`` a bad source becomes a problem, not an error."""
+        harvest = Harvest()
+        for source in sources:
+            try:
+                harvest.add(await self.source(source))
+            except UsageError as exc:
+                if not keep_going:
+                    raise
+                harvest.problems.append(CollectProblem(source.target, 0, str(exc)))
+        return harvest
+
+
+def source_for_argument(argument: str) -> Source:
+    """`archiver collect SOURCE`: a file/glob, an article URL, or a feed URL (detected on fetch)."""
+    if argument.startswith(("http://", "https://")):
+        return Source(url=argument)
+    if "://" in argument or argument.lower().startswith(("javascript:", "data:", "mailto:")):
+        raise UsageError(f"{argument}: not a file and not an http(s) URL")
+    return Source(path=argument)

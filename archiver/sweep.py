@@ -1,0 +1,125 @@
+"""`archiver sweep`: collect -> snapshot new links -> check due links -> reports.
+
+Each stage stores its results as they arrive, so a sweep killed at any moment
+loses at most the captures in flight; the next sweep repairs the WARC file
+(``Archive.__enter__``), skips every link already captured, and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .archive import REPORT_DIR, Archive
+from .check import CheckOutcome, check_links
+from .fetch import Fetcher
+from .harvest import Harvest, Harvester
+from .snapshot import SnapshotOutcome, capture_links
+from .store import iso, utcnow
+
+
+@dataclass
+class SweepSummary:
+    started_at: datetime
+    seconds: float = 0.0
+    sources: int = 0
+    citations_new: int = 0
+    citations_removed: int = 0
+    problems: list[str] = field(default_factory=list)
+    captured: Counter[str] = field(default_factory=Counter)  # state after first capture
+    checked: Counter[str] = field(default_factory=Counter)  # state after check
+    bytes: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+    reports: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "started_at": iso(self.started_at), "seconds": round(self.seconds, 3), "sources": self.sources,
+            "citations_new": self.citations_new, "citations_removed": self.citations_removed,
+            "problems": self.problems, "captured": dict(self.captured), "checked": dict(self.checked),
+            "bytes": self.bytes, "states": self.states, "reports": self.reports, "repaired": self.repaired,
+        }
+
+    def lines(self) -> list[str]:
+        captured = sum(self.captured.values())
+        checked = sum(self.checked.values())
+        out = [
+            f"sweep finished in {self.seconds:.1f}s",
+            f"  sources: {self.sources}, new citations: {self.citations_new}, removed: {self.citations_removed}",
+            f"  captured: {captured} new link(s) ({_counts(self.captured)}), {self.bytes} bytes",
+            f"  checked: {checked} due link(s) ({_counts(self.checked)})",
+            f"  links by state: {_counts(Counter(self.states))}",
+        ]
+        if self.repaired:
+            out.append(f"  repaired WARC files left open by an interrupted run: {', '.join(self.repaired)}")
+        for problem in self.problems[:20]:
+            out.append(f"  problem: {problem}")
+        if len(self.problems) > 20:
+            out.append(f"  ... and {len(self.problems) - 20} more problems")
+        for path in self.reports:
+            out.append(f"  report: {path}")
+        return out
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(counter.items())) or "none"
+
+
+Progress = Callable[[str, int], None]  # (stage, total) to start a stage; ("", 1) to advance
+
+
+async def _run(archive: Archive, summary: SweepSummary, progress: Progress | None) -> None:
+    config = archive.config
+    if config.sources:
+        async with Fetcher(config.fetch, temp_dir=archive.temp_dir) as fetcher:
+            harvest: Harvest = await Harvester(config, archive.store, fetcher).sources(config.sources)
+        summary.sources = len(config.sources)
+        summary.citations_new, summary.citations_removed = harvest.new, harvest.removed
+        summary.problems += [f"{p.source}: {p.message}" for p in harvest.problems]
+
+    new_links = archive.store.links_without_capture()
+    if progress:
+        progress("capturing", len(new_links))
+
+    def captured(outcome: SnapshotOutcome) -> None:
+        summary.captured[outcome.state] += 1
+        summary.bytes += sum(hop.body_length for hop in outcome.result.hops)
+        if progress:
+            progress("", 1)
+
+    await capture_links(archive, [(row["id"], row["url"]) for row in new_links], captured)
+
+    just_captured = {row["id"] for row in new_links}
+    due = [row for row in archive.store.due_links(utcnow()) if row["id"] not in just_captured]
+    if progress:
+        progress("checking", len(due))
+
+    def checked(outcome: CheckOutcome) -> None:
+        summary.checked[outcome.state] += 1
+        if progress:
+            progress("", 1)
+
+    await check_links(archive, due, on_done=checked)
+
+
+def sweep(archive: Archive, *, progress: Progress | None = None,
+          write_reports: Callable[[Archive, datetime], list[Path]] | None = None) -> SweepSummary:
+    """One full sweep over an open archive."""
+    started = time.monotonic()
+    summary = SweepSummary(started_at=utcnow(), repaired=[p.name for p in archive.repaired])
+    sweep_id = archive.store.start_sweep(summary.started_at)
+    asyncio.run(_run(archive, summary, progress))
+    summary.states = archive.store.count_by_state()
+    summary.seconds = time.monotonic() - started
+    archive.store.finish_sweep(sweep_id, summary.as_dict())
+    if write_reports is not None:
+        (archive.dir / REPORT_DIR).mkdir(parents=True, exist_ok=True)
+        summary.reports = [str(p) for p in write_reports(archive, utcnow())]
+    return summary

@@ -1,0 +1,120 @@
+"""`archiver sweep` end to end: sources -> captures -> checks -> reports; the lock; kill -9 mid-sweep."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from archiver.cli import cli
+from archiver.lock import ArchiveLock
+
+from .server import TestServer
+from .test_snapshot import PAGE, warcio_check
+
+BIN = Path(sys.executable).parent
+
+
+def sweep_config(tmp_path: Path, article: Path, extra: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[archive]\ndir = "archives"\n[[sources]]\nname = "test article"\npath = "{article}"\n'
+        '[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\nretries = 0\n'
+        'total_timeout = "10s"\n' + extra
+    )
+    return path
+
+
+def article_citing(tmp_path: Path, urls: list[str]) -> Path:
+    lines = ["A story that cites its sources.", ""]
+    lines += [f"Source number {n} says so: {url}" for n, url in enumerate(urls)]
+    path = tmp_path / "article.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_sweep_collects_captures_checks_and_reports(tmp_path: Path, server: TestServer) -> None:
+    good = server.route("/sweep/good", PAGE)
+    gone = server.route("/sweep/gone", PAGE)
+    config = sweep_config(tmp_path, article_citing(tmp_path, [good, gone]),
+                          '[check]\nrecheck_after = "0s"\nretry_failing_after = "0s"\n')
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--config", str(config), "sweep"])
+    assert first.exit_code == 0, first.output
+    assert "captured: 2 new link(s) (ok 2)" in first.output
+    assert "new citations: 2" in first.output
+
+    del server.routes["/sweep/gone"]
+    second = runner.invoke(cli, ["--config", str(config), "sweep"])
+    assert second.exit_code == 0, second.output
+    assert "captured: 0 new link(s)" in second.output
+    assert "checked: 2 due link(s) (failing 1, ok 1)" in second.output
+    reports = tmp_path / "archives" / "reports"
+    assert (reports / "latest.html").exists() and (reports / "latest.json").exists()
+    assert (reports / "latest.md").exists()
+    warcio_check(tmp_path)
+
+
+def test_second_writer_exits_2_naming_the_holder(tmp_path: Path, server: TestServer) -> None:
+    config = sweep_config(tmp_path, article_citing(tmp_path, [server.route("/sweep/locked", PAGE)]))
+    with ArchiveLock(tmp_path / "archives", what="sweep"):
+        result = subprocess.run([str(BIN / "archiver"), "--config", str(config), "--wait", "1", "sweep"],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"pid {os.getpid()}" in result.stderr and "in use by another archiver run" in result.stderr
+
+
+def test_kill_9_mid_sweep_loses_nothing_and_refetches_nothing(tmp_path: Path) -> None:
+    site = TestServer().start()
+    try:
+        paths = [f"/k/{n}" for n in range(150)]
+        urls = [site.route(path, PAGE + path.encode(), delay=0.03) for path in paths]
+        config = sweep_config(tmp_path, article_citing(tmp_path, urls), "concurrency = 4\n")
+        db = tmp_path / "archives" / "archive.db"
+        proc = subprocess.Popen([str(BIN / "archiver"), "--config", str(config), "sweep", "--no-report"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _count(db) < 40:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        before = _count(db)
+        assert 40 <= before < len(urls)
+        hits_before = {path: site.routes[path].hits for path in paths}
+
+        done = subprocess.run([str(BIN / "archiver"), "--config", str(config), "sweep", "--no-report"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "repaired WARC files" in done.stdout
+    finally:
+        site.stop()
+    conn = sqlite3.connect(db)
+    per_link = Counter(row[0] for row in conn.execute("SELECT link_id FROM captures"))
+    assert len(per_link) == len(urls)  # nothing lost
+    assert set(per_link.values()) == {1}  # nothing captured twice
+    committed = {row[0] for row in conn.execute(
+        "SELECT url FROM captures WHERE id <= ?", (before,))}
+    for path, url in zip(paths, urls, strict=True):
+        if url in committed:
+            assert site.routes[path].hits == hits_before[path]  # not fetched again
+    warcio_check(tmp_path)
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(conn.execute("SELECT count(*) FROM captures").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
