@@ -17,8 +17,11 @@ the link's state through :func:`archiver.states.transition`.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import random
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +32,7 @@ from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
 from .models import FetchResult, Verdict
-from .pages import PageText, page_text_of_result, stored_page_text
+from .pages import PageText, TextExtractor, text_limit
 from .states import fetch_verdict, transition
 from .store import iso, utcnow
 
@@ -59,11 +62,12 @@ class _Probes:
     """Soft-404 probes: one per host and path shape per run."""
 
     fetcher: Fetcher
+    extractor: TextExtractor
     rng: random.Random = field(default_factory=random.Random)
     cache: dict[tuple[str, str], tuple[str, PageText | None]] = field(default_factory=dict)
     locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
 
-    async def answer(self, url: str, limit: int) -> tuple[str, PageText | None]:
+    async def answer(self, url: str) -> tuple[str, PageText | None]:
         probe = judge.probe_url(url, self.rng)
         key = (urlsplit(url).netloc, _shape(urlsplit(probe).path))
         lock = self.locks.setdefault(key, asyncio.Lock())
@@ -71,7 +75,8 @@ class _Probes:
             if key not in self.cache:
                 result = await self.fetcher.fetch(probe, retries=0)
                 try:
-                    text = page_text_of_result(result, limit) if result.ok and result.status == 200 else None
+                    ok = result.ok and result.status == 200
+                    text = await self.extractor.of_result(result) if ok else None
                     self.cache[key] = (result.final_url, text)
                 finally:
                     result.cleanup()
@@ -90,7 +95,7 @@ def _had_permanent_redirect(result: FetchResult) -> bool:
 
 
 async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url: str, changed_below: float,
-                      probes: _Probes | None, limit: int) -> tuple[Judgement, PageText | None]:
+                      probes: _Probes | None, extractor: TextExtractor) -> tuple[Judgement, PageText | None]:
     """The verdict of one check; also returns the live page text when it was extracted."""
     implied = fetch_verdict(result)
     final = result.final
@@ -100,7 +105,7 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     moved = _had_permanent_redirect(result) and not judge.is_trivial_redirect(cited_url, result.final_url)
     if cited is not None and final.payload_digest == cited.payload_digest and not final.truncated:
         return _judge_identical(result, cited_url, moved), cited
-    live = page_text_of_result(result, limit)
+    live = await extractor.of_result(result)
     text, title = (live.text, live.title) if live else ("", None)
     if judge.looks_like_challenge(final.status, final.response_headers, text or ""):
         return Judgement(Verdict.BLOCKED, "challenge"), live
@@ -111,7 +116,7 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     cited_error_like = cited is not None and judge.looks_like_error_page(cited.title, cited.text)
     if judge.looks_like_error_page(title, text, heading=live.heading if live else None) and not cited_error_like:
         return Judgement(Verdict.FAILED, "soft-404", detail="the page reads as an error page"), live
-    if probes is not None and await _answers_like_probe(result, live, cited, probes, limit):
+    if probes is not None and await _answers_like_probe(result, live, cited, probes):
         return Judgement(Verdict.FAILED, "soft-404", detail="the host answers unknown URLs the same way"), live
     if cited is None:
         return Judgement(Verdict.OK, "captured"), live
@@ -137,8 +142,8 @@ def _judge_identical(result: FetchResult, cited_url: str, moved: bool) -> Judgem
 
 
 async def _answers_like_probe(result: FetchResult, live: PageText | None, cited: PageText | None,
-                              probes: _Probes, limit: int) -> bool:
-    probe_final, probe_text = await probes.answer(result.url, limit)
+                              probes: _Probes) -> bool:
+    probe_final, probe_text = await probes.answer(result.url)
     if probe_text is None:
         return False
     live_like = judge.same_as_probe(result.final_url, live.text if live else "", probe_final, probe_text.text)
@@ -151,26 +156,27 @@ async def _answers_like_probe(result: FetchResult, live: PageText | None, cited:
 class Checker:
     """Checks links of an open archive through one fetcher."""
 
-    def __init__(self, archive: Archive, fetcher: Fetcher, *, probe: bool = True) -> None:
+    def __init__(self, archive: Archive, fetcher: Fetcher, *, probe: bool = True,
+                 pool: Executor | None = None) -> None:
         self.archive = archive
         self.fetcher = fetcher
         self.config = archive.config
-        self.probes = _Probes(fetcher) if probe else None
-        self.limit = max(self.config.fetch.max_body * 4, 1 << 20)
+        self.extractor = TextExtractor(text_limit(self.config), pool)
+        self.probes = _Probes(fetcher, self.extractor) if probe else None
 
-    def cited_text(self, link: dict[str, Any]) -> PageText | None:
+    async def cited_text(self, link: dict[str, Any]) -> PageText | None:
         capture = self.archive.store.capture(link["cited_capture_id"])
         if capture is None:
             return None
-        return stored_page_text(self.archive.store, self.archive.warc_dir, capture, self.limit)
+        return await self.extractor.of_capture(self.archive.store, self.archive.warc_dir, capture)
 
     async def check(self, link: dict[str, Any]) -> CheckOutcome:
         result = await self.fetcher.fetch(link["url"])
         try:
-            cited = self.cited_text(link)
+            cited = await self.cited_text(link)
             judgement, live = await judge_fetch(
                 result, cited, cited_url=link["url"], changed_below=self.config.check.changed_below,
-                probes=self.probes, limit=self.limit,
+                probes=self.probes, extractor=self.extractor,
             )
             return self._record(link, result, judgement, live)
         finally:
@@ -204,22 +210,39 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+# Extraction costs ~40 ms of CPU a page: past this many links a check run moves
+# it to worker processes, so the event loop keeps the network busy meanwhile.
+POOL_THRESHOLD = 20
+
+
+def extraction_pool(count: int) -> ProcessPoolExecutor | None:
+    if count < POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
+        return None
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("forkserver"))
+
+
 async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
                       on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
     """Check ``links`` concurrently (the fetcher enforces politeness); store each as it finishes."""
+    rows = list(links)
     outcomes: list[CheckOutcome] = []
-    async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
-        checker = Checker(archive, fetcher)
-        limit = asyncio.Semaphore(max(1, archive.config.fetch.concurrency))
+    pool = extraction_pool(len(rows))
+    try:
+        async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
+            checker = Checker(archive, fetcher, pool=pool)
+            limit = asyncio.Semaphore(max(1, archive.config.fetch.concurrency))
 
-        async def one(link: dict[str, Any]) -> None:
-            async with limit:
-                outcome = await checker.check(link)
-            outcomes.append(outcome)
-            if on_done:
-                on_done(outcome)
+            async def one(link: dict[str, Any]) -> None:
+                async with limit:
+                    outcome = await checker.check(link)
+                outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
 
-        await asyncio.gather(*(one(link) for link in links))
+            await asyncio.gather(*(one(link) for link in rows))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return outcomes
 
 
@@ -245,14 +268,14 @@ async def diff_live(store: Any, warc_dir: Any, config: Any, url: str, against: s
     capture = store.capture(link["cited_capture_id"] if against == "cited" else link["latest_capture_id"])
     if capture is None:
         raise UsageError(f"{url}: no {against} copy stored")
-    limit = max(config.fetch.max_body * 4, 1 << 20)
-    stored = stored_page_text(store, warc_dir, capture, limit)
+    extractor = TextExtractor(text_limit(config))
+    stored = await extractor.of_capture(store, warc_dir, capture)
     async with Fetcher(config.fetch, temp_dir=temp_dir) as fetcher:
         result = await fetcher.fetch(url)
         try:
             if not result.ok:
                 raise UsageError(f"{url}: the live page could not be fetched: {result.error}: {result.detail}")
-            live = page_text_of_result(result, limit)
+            live = await extractor.of_result(result)
         finally:
             result.cleanup()
     old = stored.text if stored else ""

@@ -19,6 +19,7 @@ from .errors import InvalidURL, UsageError
 from .extract import decode_body, decode_text
 from .fetch import Fetcher
 from .models import FetchResult
+from .pages import text_limit
 from .store import CitationInput, Store
 
 FEED_TYPES = ("xml", "rss", "atom", "json")
@@ -88,7 +89,7 @@ class Harvester:
         self.store = store
         self.fetcher = fetcher
         self.on_collected = on_collected
-        self.limit = max(config.fetch.max_body * 4, 1 << 20)
+        self.limit = text_limit(config)
 
     def record(self, collected: Collected, kind: str, name: str | None = None) -> Harvest:
         citations, problems = to_citations(collected, self.config.collect.exclude)

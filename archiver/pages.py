@@ -7,12 +7,16 @@ with the same digest is never extracted again.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import warc
 from .extract import decode_body, decode_text, extract
+from .config import Config
 from .models import FetchResult
 from .store import Store
 
@@ -30,6 +34,11 @@ class PageText:
     heading: str | None = None  # first <h1> (live pages only)
 
 
+def text_limit(config: Config) -> int:
+    """How far a stored or live body may be inflated for extraction."""
+    return int(max(config.fetch.max_body * 4, 1 << 20))
+
+
 def _page_text(body: bytes, encoding: str | None, content_type: str | None, *, digest: str, url: str,
                limit: int) -> PageText:
     try:
@@ -44,14 +53,15 @@ def _page_text(body: bytes, encoding: str | None, content_type: str | None, *, d
     return PageText(extracted.title, extracted.text, extracted.fingerprint, digest, url, html, extracted.heading)
 
 
-def page_text_of_result(result: FetchResult, limit: int) -> PageText | None:
-    """Main text of the final response of a fetch (read from its temporary body file)."""
-    final = result.final
-    if final is None or final.body_path is None:
-        return None
-    body = final.body_path.read_bytes()
-    return _page_text(body, final.header("content-encoding"), final.header("content-type"),
-                      digest=final.payload_digest, url=final.url, limit=limit)
+def text_of_file(path: str, encoding: str | None, content_type: str | None, digest: str, url: str,
+                 limit: int) -> PageText:
+    """Main text of a body file; a plain function, so a worker process can run it."""
+    return _page_text(Path(path).read_bytes(), encoding, content_type, digest=digest, url=url, limit=limit)
+
+
+def text_of_bytes(body: bytes, encoding: str | None, content_type: str | None, digest: str, url: str,
+                  limit: int) -> PageText:
+    return _page_text(body, encoding, content_type, digest=digest, url=url, limit=limit)
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -62,20 +72,40 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def stored_page_text(store: Store, warc_dir: Path, capture: dict[str, Any], limit: int) -> PageText | None:
-    """Main text of a stored capture, from the ``texts`` cache or its WARC record."""
-    digest = capture["payload_digest"] or ""
-    cached = store.text_for(digest) if digest else None
-    if cached is not None:
-        return PageText(cached["title"], cached["text"], cached["fingerprint"], digest, capture["final_url"])
-    if capture["kind"] == "revisit" and capture["refers_to"]:
-        original = store.capture(capture["refers_to"])
-        return stored_page_text(store, warc_dir, original, limit) if original else None
-    if not capture["warc"]:
-        return None
-    headers, body = warc.read_payload(warc_dir, capture["warc"], capture["offset"])
-    page = _page_text(body, _header(headers, "content-encoding"), _header(headers, "content-type"),
-                      digest=digest, url=capture["final_url"], limit=limit)
-    if digest:
-        store.save_text(digest, page.title, page.text, page.fingerprint)
-    return page
+class TextExtractor:
+    """Extracts main text inline, or in a process pool so extraction never stalls the network loop."""
+
+    def __init__(self, limit: int, pool: Executor | None = None) -> None:
+        self.limit = limit
+        self.pool = pool
+
+    async def _run(self, func: Callable[..., PageText], *args: Any) -> PageText:
+        if self.pool is None:
+            return func(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+
+    async def of_result(self, result: FetchResult) -> PageText | None:
+        """Main text of the final response of a fetch (read from its temporary body file)."""
+        final = result.final
+        if final is None or final.body_path is None:
+            return None
+        return await self._run(text_of_file, str(final.body_path), final.header("content-encoding"),
+                               final.header("content-type"), final.payload_digest, final.url, self.limit)
+
+    async def of_capture(self, store: Store, warc_dir: Path, capture: dict[str, Any]) -> PageText | None:
+        """Main text of a stored capture, from the ``texts`` cache or its WARC record (then cached)."""
+        digest = capture["payload_digest"] or ""
+        cached = store.text_for(digest) if digest else None
+        if cached is not None:
+            return PageText(cached["title"], cached["text"], cached["fingerprint"], digest, capture["final_url"])
+        if capture["kind"] == "revisit" and capture["refers_to"]:
+            original = store.capture(capture["refers_to"])
+            return await self.of_capture(store, warc_dir, original) if original else None
+        if not capture["warc"]:
+            return None
+        headers, body = warc.read_payload(warc_dir, capture["warc"], capture["offset"])
+        page = await self._run(text_of_bytes, body, _header(headers, "content-encoding"),
+                               _header(headers, "content-type"), digest, capture["final_url"], self.limit)
+        if digest:
+            store.save_text(digest, page.title, page.text, page.fingerprint)
+        return page

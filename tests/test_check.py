@@ -282,3 +282,20 @@ def test_check_cli_fail_on_and_diff(world: Config, server: TestServer, tmp_path:
     assert "captured" in history.output and "drift" in history.output
     ok = runner.invoke(cli, ["--config", str(config_path), "check", url, "--fail-on", "dead"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_a_large_check_extracts_in_worker_processes(world: Config, server: TestServer) -> None:
+    from archiver.check import POOL_THRESHOLD
+
+    paths = [f"/check/pool/{n}" for n in range(POOL_THRESHOLD + 5)]
+    urls = [server.route(path, ARTICLE.replace("</body>", f"<!-- {n} --></body>")) for n, path in enumerate(paths)]
+    snap(world, *urls)
+    from .test_extract import corpus_extracted
+
+    server.routes[paths[0]] = html_route(rewritten_variant(ARTICLE, corpus_extracted("lemire.me.json.html").text))
+    with Archive(world) as archive:
+        rows = [archive.store.link(url) for url in urls]
+        outcomes = asyncio.run(check_links(archive, rows))
+    states = {o.url: (o.state, o.judgement.reason) for o in outcomes}
+    assert states.pop(urls[0])[0] == "changed"
+    assert set(states.values()) == {("ok", "unchanged")}
