@@ -212,13 +212,15 @@ def _parse(value: str | None) -> datetime | None:
 
 # Extraction costs ~40 ms of CPU a page: past this many links a check run moves
 # it to worker processes, so the event loop keeps the network busy meanwhile.
+# "spawn" workers are this process's own children (their CPU is accounted to
+# it) and start clean, whatever threads the event loop has running.
 POOL_THRESHOLD = 20
 
 
 def extraction_pool(count: int) -> ProcessPoolExecutor | None:
     if count < POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
         return None
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
 
 
 async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
