@@ -9,7 +9,8 @@ a cited copy stores a new version and leaves its state to the checker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .archive import Archive, Saved
@@ -64,26 +65,61 @@ def record_first_check(archive: Archive, link_id: int, result: FetchResult, save
     return step.state.value
 
 
+# Saved captures waiting for the writer thread, at most; past this the loop
+# waits for the writer, so a slow disk slows fetching instead of piling up.
+PENDING_SAVES = 64
+
+
+def save_capture(archive: Archive, link_id: int, result: FetchResult) -> SnapshotOutcome:
+    """Write one fetch to the WARCs and the store, and judge it as a first capture."""
+    try:
+        saved = archive.save(link_id, result)
+        state = record_first_check(archive, link_id, result, saved)
+        return SnapshotOutcome(result.url, link_id, result, saved, state)
+    finally:
+        result.cleanup()
+
+
 async def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
                         on_done: Callable[[SnapshotOutcome], None] | None = None) -> list[SnapshotOutcome]:
-    """Fetch and store every (link_id, url); results are saved as they arrive."""
-    by_url: dict[str, list[int]] = {}
-    for link_id, url in links:
-        by_url.setdefault(url, []).append(link_id)
-    outcomes = []
-    async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
-        results: AsyncIterator[FetchResult] = fetcher.fetch_many(list(by_url))
-        async for result in results:
-            try:
-                for link_id in by_url[result.url]:
-                    saved = archive.save(link_id, result)
-                    state = record_first_check(archive, link_id, result, saved)
-                    outcome = SnapshotOutcome(result.url, link_id, result, saved, state)
-                    outcomes.append(outcome)
-                    if on_done:
-                        on_done(outcome)
-            finally:
-                result.cleanup()
+    """Fetch and store every (link_id, url); results are saved as they arrive.
+
+    Saving (gzip, fsync, SQLite) runs on one writer thread, so it overlaps with
+    the event loop's fetching instead of stalling it; the writer thread is the
+    only one touching the WARC writer and the store meanwhile.
+    """
+    link_of = {url: link_id for link_id, url in links}
+    outcomes: list[SnapshotOutcome] = []
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Future[SnapshotOutcome]] = set()
+    errors: list[BaseException] = []
+
+    def finished(future: asyncio.Future[SnapshotOutcome]) -> None:
+        pending.discard(future)
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            errors.append(future.exception())  # type: ignore[arg-type]
+            return
+        outcomes.append(future.result())
+        if on_done:
+            on_done(future.result())
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-save") as writer:
+        async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
+            async for result in fetcher.fetch_many(list(link_of)):
+                if errors:  # the archive cannot be written: stop fetching
+                    result.cleanup()
+                    break
+                future = loop.run_in_executor(writer, save_capture, archive, link_of[result.url], result)
+                pending.add(future)
+                future.add_done_callback(finished)
+                if len(pending) >= PENDING_SAVES:
+                    await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
+        if pending:
+            await asyncio.wait(set(pending))
+    if errors:
+        raise errors[0]
     return outcomes
 
 

@@ -213,7 +213,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite_utils.Database(path)
+            # one thread at a time, but not always the one that opened it: a sweep
+            # saves captures on a worker thread while its event loop fetches
+            self.db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -264,6 +266,20 @@ class Store:
         rows = list(self.db.query(sql, tuple(params)))
         return rows[0] if rows else None
 
+    # sqlite-utils' table.insert() introspects the table on every call; these run
+    # once per capture or check, so they are plain statements.
+
+    def _insert(self, table: str, values: dict[str, Any]) -> int:
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        cursor = self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))
+        return int(cursor.lastrowid or 0)
+
+    def _update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
+        if values:
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            self.db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), row_id])
+
     # -- links
 
     def ensure_link(self, url: str, url_as_cited: str | None = None, *, now: datetime | None = None) -> int:
@@ -301,7 +317,7 @@ class Store:
         )
 
     def update_link(self, link_id: int, **values: Any) -> None:
-        self.db["links"].update(link_id, values)  # type: ignore[union-attr]
+        self._update("links", link_id, values)
 
     def count_by_state(self) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self.db.query("SELECT state, count(*) AS n FROM links GROUP BY state")}
@@ -318,7 +334,8 @@ class Store:
                 [stamp, title, name, source],
             )
         else:
-            self.db["sources"].insert(  # type: ignore[union-attr]
+            self._insert(
+                "sources",
                 {"source": source, "kind": kind, "name": name, "title": title,
                  "first_collected": stamp, "last_collected": stamp}
             )
@@ -347,21 +364,22 @@ class Store:
                     "last_seen": stamp, "removed_at": None,
                 }
                 if row:
-                    self.db["citations"].update(row["id"], values)  # type: ignore[union-attr]
+                    self._update("citations", row["id"], values)
                     seen.add(int(row["id"]))
                     continue
-                cursor = self.db["citations"].insert(  # type: ignore[union-attr]
+                citation_id = self._insert(
+                    "citations",
                     {"link_id": link_id, "source": source, "place": item.place, "comment": item.comment,
                      "url_as_written": item.url_as_written, "first_seen": stamp, **values}
                 )
-                seen.add(int(cursor.last_pk))
+                seen.add(citation_id)
                 new += 1
             removed = 0
             for row in self.db.query(
                 "SELECT id FROM citations WHERE source = ? AND removed_at IS NULL", [source]
             ):
                 if row["id"] not in seen:
-                    self.db["citations"].update(row["id"], {"removed_at": stamp})  # type: ignore[union-attr]
+                    self._update("citations", row["id"], {"removed_at": stamp})
                     removed += 1
         return new, removed
 
@@ -397,7 +415,8 @@ class Store:
         main = next((loc for loc in reversed(locations) if loc.record_type in ("response", "revisit")), None)
         kind = main.record_type if main else "failed"
         with self.atomic():
-            cursor = self.db["captures"].insert(  # type: ignore[union-attr]
+            capture_id = self._insert(
+                "captures",
                 {
                     "link_id": link_id, "url": result.url, "final_url": result.final_url,
                     "captured_at": iso(final.started_at if final else (now or utcnow())),
@@ -412,16 +431,13 @@ class Store:
                     "error": result.error, "detail": result.detail or None, "hops": len(result.hops),
                 }
             )
-            capture_id = int(cursor.last_pk)
-            self.db["records"].insert_all(  # type: ignore[union-attr]
-                {
+            for loc in locations:
+                self._insert("records", {
                     "capture_id": capture_id, "hop": loc.hop, "record_type": loc.record_type, "url": loc.url,
                     "warc": loc.warc, "offset": loc.offset, "length": loc.length,
                     "record_id": loc.record_id, "date": loc.date,
                     "status": result.hops[loc.hop].status if loc.hop < len(result.hops) else None,
-                }
-                for loc in locations
-            )
+                })
         return capture_id
 
     def records(self, capture_id: int) -> list[dict[str, Any]]:
@@ -452,12 +468,12 @@ class Store:
                      detail: str | None = None, link_updates: dict[str, Any] | None = None) -> int:
         """Store one check and the link's new state in one transaction."""
         with self.atomic():
-            cursor = self.db["checks"].insert(  # type: ignore[union-attr]
+            check_id = self._insert(
+                "checks",
                 {"link_id": link_id, "checked_at": iso(checked_at), "verdict": verdict, "reason": reason,
                  "http_status": http_status, "final_url": final_url, "similarity": similarity,
                  "capture_id": capture_id, "state": state, "detail": detail}
             )
-            check_id = int(cursor.last_pk)
             self.update_link(link_id, **{"last_check_id": check_id, "last_checked": iso(checked_at),
                                          **(link_updates or {})})
         return check_id
