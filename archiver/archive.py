@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from . import __version__, cdxj, warc
+from . import __version__, warc
 from .config import Config
 from .lock import DEFAULT_WAIT, ArchiveLock
 from .models import FetchResult, RevisitOf
@@ -54,7 +54,7 @@ class Archive:
             self.warc_dir.mkdir(parents=True, exist_ok=True)
             self.repaired = warc.repair(self.warc_dir)
             if self.repaired:
-                cdxj.update_index(self.warc_dir)
+                self._update_index()
             self.temp_dir = Path(tempfile.mkdtemp(prefix="fetch-", dir=self.dir))
         except BaseException:
             self._lock.release()
@@ -67,11 +67,16 @@ class Archive:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
-                cdxj.update_index(self.warc_dir)
+                self._update_index()
             self.store.close()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         finally:
             self._lock.release()
+
+    def _update_index(self) -> None:
+        from . import cdxj  # cdxj-indexer takes a third of a second to import
+
+        cdxj.update_index(self.warc_dir)
 
     @property
     def writer(self) -> warc.WarcWriter:
