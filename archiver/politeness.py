@@ -163,9 +163,14 @@ async def fan_out(
     exhausted = False
 
     def mark(k: str, first: bool = False) -> None:
-        if k in queues and busy.get(k, 0) < per_key and k not in ready_set:
-            ready.appendleft(k) if first else ready.append(k)
-            ready_set.add(k)
+        if k not in queues or busy.get(k, 0) >= per_key:
+            return
+        if k in ready_set:
+            if not first:
+                return
+            ready.remove(k)  # a host whose request just ended goes first: it has an idle connection
+        ready.appendleft(k) if first else ready.append(k)
+        ready_set.add(k)
 
     try:
         while True:
