@@ -53,7 +53,9 @@ OPEN_SUFFIX = ".open"
 WARC_VERSION = "WARC/1.1"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
-GZIP_LEVEL = 6
+# zlib level 3: 0.5x the CPU of level 6 for 10% larger files on real pages
+# (173 KB page: 2.1 ms vs 4.6 ms, 40.2 KB vs 36.7 KB); a sweep spends more time compressing than on anything else.
+GZIP_LEVEL = 3
 CHUNK = 256 * 1024  # read size when streaming a body
 SMALL_BODY = 2 * 1024 * 1024  # bodies up to this size are read into memory once
 DROPPED_HEADER_PREFIX = b"X-Archiver-Orig-"  # renames a Transfer-Encoding the body lost
