@@ -10,6 +10,7 @@ bytes are flushed to disk, so the database never points at missing bytes.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from types import TracebackType
 from . import __version__, warc
 from .config import Config
 from .lock import DEFAULT_WAIT, ArchiveLock
-from .models import FetchResult, RevisitOf
+from .models import FetchResult, RecordLocation, RevisitOf
 from .store import Store
 
 WARC_DIR = "warcs"
@@ -34,6 +35,14 @@ class Saved:
     warc: str | None
     offset: int | None
     revisit_of: int | None  # capture id of the identical earlier payload
+
+
+@dataclass(frozen=True)
+class Written:
+    """WARC records of one fetch, not yet recorded in the store."""
+
+    locations: list[RecordLocation]
+    refers_to: int | None  # capture id of the identical earlier payload
 
 
 class Archive:
@@ -52,6 +61,9 @@ class Archive:
         try:
             self.store = Store.open(self.dir)
             self.warc_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.dir.glob("fetch-*"):  # bodies in flight when a run was killed
+                shutil.rmtree(stale, ignore_errors=True)
+            self._drop_unrecorded()
             self.repaired = warc.repair(self.warc_dir)
             if self.repaired:
                 self._update_index()
@@ -73,6 +85,22 @@ class Archive:
         finally:
             self._lock.release()
 
+    def _drop_unrecorded(self) -> None:
+        """Cut a file left open by a killed run back to the last record the database knows.
+
+        Records written but never recorded (the run died between the WARC and the
+        database commit) are fetched again by this run: keeping them would store
+        those captures twice. A file with no recorded record is emptied, and
+        ``warc.repair`` then removes it.
+        """
+        for path in self.warc_dir.glob(f"*{warc.OPEN_SUFFIX}"):
+            end = self.store.recorded_end(path.name[: -len(warc.OPEN_SUFFIX)])
+            if path.stat().st_size > end:
+                with open(path, "r+b") as handle:
+                    handle.truncate(end)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+
     def _update_index(self) -> None:
         from . import cdxj  # cdxj-indexer takes a third of a second to import
 
@@ -90,9 +118,17 @@ class Archive:
         return self._writer
 
     def save(self, link_id: int, result: FetchResult) -> Saved:
-        """Write ``result`` to the WARCs, then record it; a revisit when the payload is unchanged."""
+        """Write ``result`` to the WARCs (synced to disk), then record it."""
+        return self.record(link_id, result, self.write(link_id, result, sync=True))
+
+    def write(self, link_id: int, result: FetchResult, *, sync: bool) -> Written:
+        """Write ``result`` to the WARCs; a revisit record when the payload is unchanged.
+
+        With ``sync=False`` the bytes are not on disk yet: call ``writer.sync()``
+        before :meth:`record` (group commit: one fsync for many captures).
+        """
         if not result.hops:
-            return Saved(None, None, None, None)
+            return Written([], None)
         original = self._identical_original(link_id, result)
         revisit = None
         if original is not None:
@@ -101,11 +137,16 @@ class Archive:
                 original["captured_at"],
             )
             revisit = RevisitOf(record_id=original["record_id"], target_uri=original["final_url"], date=date)
-        locations = self.writer.write(result, revisit_of=revisit)
-        refers_to = int(original["id"]) if original is not None else None
-        capture_id = self.store.record_capture(link_id, result, locations, refers_to=refers_to)
-        main = next((loc for loc in reversed(locations) if loc.record_type in ("response", "revisit")), None)
-        return Saved(capture_id, main.warc if main else None, main.offset if main else None, refers_to)
+        locations = self.writer.write(result, revisit_of=revisit, sync=sync)
+        return Written(locations, int(original["id"]) if original is not None else None)
+
+    def record(self, link_id: int, result: FetchResult, written: Written) -> Saved:
+        """Record a capture whose WARC records are on disk."""
+        if not written.locations:
+            return Saved(None, None, None, None)
+        capture_id = self.store.record_capture(link_id, result, written.locations, refers_to=written.refers_to)
+        main = next((loc for loc in reversed(written.locations) if loc.record_type in ("response", "revisit")), None)
+        return Saved(capture_id, main.warc if main else None, main.offset if main else None, written.refers_to)
 
     def _identical_original(self, link_id: int, result: FetchResult) -> dict | None:
         final = result.final

@@ -101,13 +101,18 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     final = result.final
     if implied is not None or final is None:
         verdict, reason = implied or (Verdict.FAILED, "connection")
+        if final is not None and verdict is Verdict.FAILED and final.status in CHALLENGE_STATUSES:
+            error_page = await extractor.of_result(result)  # a 503 can be a bot challenge: blocked, not dead
+            if judge.looks_like_challenge(final.status, final.response_headers,
+                                          error_page.html_text if error_page else ""):
+                return Judgement(Verdict.BLOCKED, "challenge", detail=f"HTTP {final.status} challenge page"), None
         return Judgement(verdict, reason, detail=result.detail or None), None
     moved = _had_permanent_redirect(result) and not judge.is_trivial_redirect(cited_url, result.final_url)
     if cited is not None and final.payload_digest == cited.payload_digest and not final.truncated:
         return _judge_identical(result, cited_url, moved), cited
     live = await extractor.of_result(result)
     text, title = (live.text, live.title) if live else ("", None)
-    if judge.looks_like_challenge(final.status, final.response_headers, text or ""):
+    if judge.looks_like_challenge(final.status, final.response_headers, live.html_text if live else ""):
         return Judgement(Verdict.BLOCKED, "challenge"), live
     if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url):
         return Judgement(Verdict.FAILED, "redirect-to-root", detail=f"redirected to {result.final_url}"), live
@@ -129,6 +134,10 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     if cited.title and title and not titles_match(cited.title, title):
         return Judgement(Verdict.CHANGED, "title-changed", score, detail=f"title now {title!r}"), live
     return Judgement(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score), live
+
+
+# Statuses a bot challenge or WAF page comes with (403 is blocked anyway).
+CHALLENGE_STATUSES = frozenset({503})
 
 
 def _judge_identical(result: FetchResult, cited_url: str, moved: bool) -> Judgement:
@@ -164,6 +173,15 @@ class Checker:
         self.extractor = TextExtractor(text_limit(self.config), pool)
         self.probes = _Probes(fetcher, self.extractor) if probe else None
 
+    async def _cited_for(self, link: dict[str, Any], result: FetchResult) -> PageText | None:
+        """The cited copy's text, unless the live payload is byte-identical (then its digest is enough)."""
+        capture = self.archive.store.capture(link["cited_capture_id"])
+        final = result.final
+        if capture is not None and final is not None and not final.truncated \
+                and final.payload_digest == capture["payload_digest"]:
+            return PageText(None, "", None, capture["payload_digest"], capture["final_url"])
+        return await self.cited_text(link)
+
     async def cited_text(self, link: dict[str, Any]) -> PageText | None:
         capture = self.archive.store.capture(link["cited_capture_id"])
         if capture is None:
@@ -173,7 +191,7 @@ class Checker:
     async def check(self, link: dict[str, Any]) -> CheckOutcome:
         result = await self.fetcher.fetch(link["url"])
         try:
-            cited = await self.cited_text(link)
+            cited = await self._cited_for(link, result)
             judgement, live = await judge_fetch(
                 result, cited, cited_url=link["url"], changed_below=self.config.check.changed_below,
                 probes=self.probes, extractor=self.extractor,

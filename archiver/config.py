@@ -253,7 +253,7 @@ def _read_section(name: str, table: Any, label: str, base: Path) -> Any:
     return cls(**values)
 
 
-def _read_sources(items: Any, label: str) -> tuple[Source, ...]:
+def _read_sources(items: Any, label: str, base: Path) -> tuple[Source, ...]:
     if not isinstance(items, list):
         raise ConfigError(f"{label}: sources must be written as [[sources]] tables")
     sources = []
@@ -269,6 +269,8 @@ def _read_sources(items: Any, label: str) -> tuple[Source, ...]:
         given = [k for k in ("url", "feed", "path") if k in item]
         if len(given) != 1:
             raise ConfigError(f"{where}: needs exactly one of url, feed, path (got {', '.join(given) or 'none'})")
+        if "path" in item and not os.path.isabs(os.path.expanduser(item["path"])):
+            item = {**item, "path": str(base / item["path"])}  # relative to the config file
         sources.append(Source(**item))
     return tuple(sources)
 
@@ -289,7 +291,7 @@ def load_config(path: Path | None) -> Config:
     sections: dict[str, Any] = {}
     for key, value in data.items():
         if key == "sources":
-            sections["sources"] = _read_sources(value, label)
+            sections["sources"] = _read_sources(value, label, base)
         elif key in _SECTIONS:
             sections[key] = _read_section(key, value, label, base)
         else:

@@ -9,6 +9,7 @@ a cited copy stores a new version and leaves its state to the checker.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from .archive import Archive, Saved
 from .collect.normalize import normalize_url
 from .errors import InvalidURL
 from .fetch import Fetcher
+from .fetchers import fetch_in_processes, worker_count
 from .models import FetchResult, State, Verdict
 from .states import fetch_verdict, transition
 from .store import iso, utcnow
@@ -80,15 +82,66 @@ def save_capture(archive: Archive, link_id: int, result: FetchResult) -> Snapsho
         result.cleanup()
 
 
-async def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
-                        on_done: Callable[[SnapshotOutcome], None] | None = None) -> list[SnapshotOutcome]:
-    """Fetch and store every (link_id, url); results are saved as they arrive.
+def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
+                  on_done: Callable[[SnapshotOutcome], None] | None = None, *,
+                  keep: bool = True) -> list[SnapshotOutcome]:
+    """Fetch and store every (link_id, url); each result is saved as it arrives.
 
-    Saving (gzip, fsync, SQLite) runs on one writer thread, so it overlaps with
-    the event loop's fetching instead of stalling it; the writer thread is the
-    only one touching the WARC writer and the store meanwhile.
+    Big captures fetch in worker processes (one per core, hosts split between
+    them) while this process writes; small ones fetch on an event loop here.
+    ``keep=False`` returns no outcomes (a sweep of 20,000 links only counts them).
     """
     link_of = {url: link_id for link_id, url in links}
+    processes = worker_count(len(link_of))
+    if not processes:
+        return asyncio.run(_capture_in_loop(archive, link_of, on_done, keep))
+    outcomes: list[SnapshotOutcome] = []
+    batch: list[tuple[int, FetchResult]] = []
+    started = time.monotonic()
+    try:
+        for result in fetch_in_processes(archive.config.fetch, list(link_of), archive.temp_dir, processes):
+            batch.append((link_of[result.url], result))
+            if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
+                _save_batch(archive, batch, outcomes if keep else None, on_done)
+                batch, started = [], time.monotonic()
+        _save_batch(archive, batch, outcomes if keep else None, on_done)
+    finally:
+        for _, result in batch:
+            result.cleanup()
+    return outcomes
+
+
+# Group commit: captures are written to the WARC, fsynced together, then
+# recorded together, at most this many or this often.
+BATCH_SIZE = 64
+BATCH_SECONDS = 0.5
+
+
+def _save_batch(archive: Archive, batch: list[tuple[int, FetchResult]], outcomes: list[SnapshotOutcome] | None,
+                on_done: Callable[[SnapshotOutcome], None] | None) -> None:
+    """Write a batch to the WARC, sync it once, then record it in one transaction."""
+    if not batch:
+        return
+    written = [archive.write(link_id, result, sync=False) for link_id, result in batch]
+    archive.writer.sync()
+    done = []
+    with archive.store.atomic():
+        for (link_id, result), pending in zip(batch, written, strict=True):
+            saved = archive.record(link_id, result, pending)
+            state = record_first_check(archive, link_id, result, saved)
+            done.append(SnapshotOutcome(result.url, link_id, result, saved, state))
+    for outcome in done:
+        outcome.result.cleanup()
+        if outcomes is not None:
+            outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+
+
+async def _capture_in_loop(archive: Archive, link_of: dict[str, int],
+                           on_done: Callable[[SnapshotOutcome], None] | None, keep: bool) -> list[SnapshotOutcome]:
+    """Fetch on this event loop; saving (gzip, fsync, SQLite) runs on one writer
+    thread, so it overlaps with fetching instead of stalling it."""
     outcomes: list[SnapshotOutcome] = []
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Future[SnapshotOutcome]] = set()
@@ -101,7 +154,8 @@ async def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
         if future.exception() is not None:
             errors.append(future.exception())  # type: ignore[arg-type]
             return
-        outcomes.append(future.result())
+        if keep:
+            outcomes.append(future.result())
         if on_done:
             on_done(future.result())
 
@@ -130,7 +184,7 @@ def snapshot(archive: Archive, urls: Iterable[str],
     for raw in urls:
         url = normalize_url(raw)
         pairs.append((archive.store.ensure_link(url, raw), url))
-    return asyncio.run(capture_links(archive, pairs, on_done))
+    return capture_links(archive, pairs, on_done)
 
 
 def check_snapshot_url(raw: str) -> str:

@@ -443,6 +443,11 @@ class Store:
     def records(self, capture_id: int) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM records WHERE capture_id = ? ORDER BY id", [capture_id]))
 
+    def recorded_end(self, warc: str) -> int:
+        """Where the last record the database knows in ``warc`` ends (0: none)."""
+        row = self._one("SELECT max(offset + length) AS end FROM records WHERE warc = ?", [warc])
+        return int(row["end"] or 0) if row else 0
+
     def all_record_locations(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT warc, offset, length FROM records ORDER BY warc, offset"))
 

@@ -75,16 +75,17 @@ def _counts(counter: Counter[str]) -> str:
 Progress = Callable[[str, int], None]  # (stage, total) to start a stage; ("", 1) to advance
 
 
-async def _run(archive: Archive, summary: SweepSummary, progress: Progress | None) -> None:
+async def _collect(archive: Archive, summary: SweepSummary) -> None:
     config = archive.config
-    if config.sources:
-        async with Fetcher(config.fetch, temp_dir=archive.temp_dir) as fetcher:
-            harvest: Harvest = await Harvester(config, archive.store, fetcher).sources(config.sources)
-        summary.sources = len(config.sources)
-        summary.citations_new, summary.citations_removed = harvest.new, harvest.removed
-        summary.problems += [f"{p.source}: {p.message}" for p in harvest.problems]
+    async with Fetcher(config.fetch, temp_dir=archive.temp_dir) as fetcher:
+        harvest: Harvest = await Harvester(config, archive.store, fetcher).sources(config.sources)
+    summary.sources = len(config.sources)
+    summary.citations_new, summary.citations_removed = harvest.new, harvest.removed
+    summary.problems += [f"{p.source}: {p.message}" for p in harvest.problems]
 
-    new_links = archive.store.links_without_capture()
+
+def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | None) -> set[int]:
+    new_links = [(row["id"], row["url"]) for row in archive.store.links_without_capture()]
     if progress:
         progress("capturing", len(new_links))
 
@@ -94,10 +95,14 @@ async def _run(archive: Archive, summary: SweepSummary, progress: Progress | Non
         if progress:
             progress("", 1)
 
-    await capture_links(archive, [(row["id"], row["url"]) for row in new_links], captured)
+    capture_links(archive, new_links, captured, keep=False)
+    return {link_id for link_id, _ in new_links}
 
-    just_captured = {row["id"] for row in new_links}
-    due = [row for row in archive.store.due_links(utcnow()) if row["id"] not in just_captured]
+
+def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | None, skip: set[int]) -> None:
+    due = [row for row in archive.store.due_links(utcnow()) if row["id"] not in skip]
+    if not due:
+        return
     if progress:
         progress("checking", len(due))
 
@@ -106,7 +111,7 @@ async def _run(archive: Archive, summary: SweepSummary, progress: Progress | Non
         if progress:
             progress("", 1)
 
-    await check_links(archive, due, on_done=checked)
+    asyncio.run(check_links(archive, due, on_done=checked))
 
 
 def sweep(archive: Archive, *, progress: Progress | None = None,
@@ -115,7 +120,10 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     started = time.monotonic()
     summary = SweepSummary(started_at=utcnow(), repaired=[p.name for p in archive.repaired])
     sweep_id = archive.store.start_sweep(summary.started_at)
-    asyncio.run(_run(archive, summary, progress))
+    if archive.config.sources:
+        asyncio.run(_collect(archive, summary))
+    just_captured = _capture_new(archive, summary, progress)
+    _check_due(archive, summary, progress, skip=just_captured)
     summary.states = archive.store.count_by_state()
     summary.seconds = time.monotonic() - started
     archive.store.finish_sweep(sweep_id, summary.as_dict())

@@ -10,14 +10,20 @@ response through ``WARC-Concurrent-To``.
 
 Durability (SPEC §8): ``write`` flushes and fsyncs before it returns the
 ``RecordLocation`` values, so a database row written afterwards never points
-at bytes that are not on disk. A failed ``write`` cuts the file back to where
-it was. After a crash, ``repair`` (called by the next run under the archive
+at bytes that are not on disk. Group commit: ``write(..., sync=False)`` only
+flushes, and one ``sync()`` then fsyncs the whole batch; its locations must not
+be committed anywhere before ``sync()`` returns. A failed ``write`` cuts the
+file back to where it was. After a crash, ``repair`` (called by the next run under the archive
 lock, before any writer is created) cuts each ``.open`` file back to its last
 complete record and closes it.
 
 Bodies are streamed from ``Hop.body_path``: a small body is read once, a large
 one twice (digests first, since they precede the block, then the bytes).
 ``read_record`` and ``read_payload`` read a stored copy back by file and offset.
+
+CDXJ: the writer builds the index line of each record cdxj-indexer would index
+(``cdxj.record_line``, from the headers it just wrote) and merges a file's lines
+into ``index.cdxj`` when it closes the file, so no WARC is read again to index it.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 from warcio.statusandheaders import StatusAndHeaders
 
-from . import __version__
+from . import __version__, cdxj
 from .models import FetchResult, Hop, RecordLocation, RevisitOf
 
 log = logging.getLogger(__name__)
@@ -78,8 +84,10 @@ class WarcWriter:
 
     One writer per archive at a time, calls serialized (it is not thread-safe; from
     async code run ``write`` in a worker thread under one lock). ``write`` does
-    blocking I/O and an fsync. After ``close``, ``cdxj.update_index`` indexes the
-    files listed in ``finished``.
+    blocking I/O and, unless ``sync=False``, an fsync. With ``index`` (the default),
+    closing a file merges its records' CDXJ lines into ``directory/index.cdxj``;
+    ``cdxj.update_index`` then only has files this writer could not index to add
+    (see ``close``).
     """
 
     def __init__(
@@ -91,6 +99,7 @@ class WarcWriter:
         prefix: str = "ARCHIVER",
         info: dict[str, str] | None = None,
         compress_level: int = GZIP_LEVEL,
+        index: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.max_size = max_size
@@ -104,6 +113,9 @@ class WarcWriter:
         self._name = ""
         self._size = 0
         self._warcinfo_id = ""
+        self._pending = False  # flushed but not fsynced bytes in the current file
+        self.index = index
+        self._lines: list[str] | None = None  # CDXJ lines of the current file; None: not indexed here
         self.directory.mkdir(parents=True, exist_ok=True)
 
     # -- hooks a test may override for deterministic output ------------------
@@ -122,30 +134,54 @@ class WarcWriter:
         """The file being written (with its ``.open`` suffix), if any."""
         return self.directory / (self._name + OPEN_SUFFIX) if self._file else None
 
-    def write(self, result: FetchResult, revisit_of: RevisitOf | None = None) -> list[RecordLocation]:
+    def write(self, result: FetchResult, revisit_of: RevisitOf | None = None, *,
+              sync: bool = True) -> list[RecordLocation]:
         """Write every hop of ``result``; the final hop as a revisit when ``revisit_of`` is given.
 
-        Returns one location per record (request, response/revisit per hop), after the
-        bytes are fsynced. A fetch without hops writes nothing.
+        Returns one location per record (request, response/revisit per hop). A fetch
+        without hops writes nothing. With ``sync=True`` the bytes are fsynced before
+        it returns. With ``sync=False`` they are only handed to the OS (flushed, not
+        fsynced): the returned locations must not be committed anywhere (database
+        rows, ...) before a later ``sync()`` returns, since a crash may lose those
+        bytes. A file that rotates away meanwhile is fsynced when it is closed, so
+        ``sync()`` covers every location returned since the last sync, whichever
+        file holds it. A failed write cuts the file back to where this call started
+        (earlier unsynced records stay, still pending).
         """
         if not result.hops:
             return []
         self._prepare_file()
         assert self._file is not None
-        start = self._size
+        start, lines = self._size, len(self._lines) if self._lines is not None else 0
         try:
             locations: list[RecordLocation] = []
             last = len(result.hops) - 1
             for index, hop in enumerate(result.hops):
                 locations += self._write_hop(index, hop, revisit_of if index == last else None)
-            self._sync()
+            if sync:
+                self._sync()
+            else:
+                self._file.flush()
+                self._pending = True
         except BaseException:
             self._rollback(start)
+            if self._lines is not None:
+                del self._lines[lines:]
             raise
         return locations
 
+    def sync(self) -> None:
+        """Fsync the bytes of every ``write(sync=False)`` since the last sync; no-op if none."""
+        if self._file is not None and self._pending:
+            self._sync()
+
     def close(self) -> None:
-        """Close the current file and drop its ``.open`` suffix."""
+        """Fsync and close the current file, drop its ``.open`` suffix, index it.
+
+        The file's CDXJ lines, built while writing, are merged into ``index.cdxj``
+        (no re-read). If that fails, or the writer could not build them, the file is
+        left for ``cdxj.update_index``, which indexes it with cdxj-indexer.
+        """
         if self._file is None:
             return
         self._sync()
@@ -155,6 +191,12 @@ class WarcWriter:
         os.rename(self.directory / (self._name + OPEN_SUFFIX), final)
         _fsync_dir(self.directory)
         self.finished.append(final)
+        lines, self._lines = self._lines, None
+        if lines:
+            try:
+                cdxj.add_lines(self.directory, sorted(lines))
+            except OSError:
+                log.exception("could not add %s to the CDXJ index; update_index will", final.name)
 
     def __enter__(self) -> WarcWriter:
         return self
@@ -179,6 +221,8 @@ class WarcWriter:
         path = self.directory / (self._name + OPEN_SUFFIX)
         self._file = open(path, "xb")  # noqa: SIM115 - kept open across calls
         self._size = 0
+        self._pending = False
+        self._lines = [] if self.index else None
         try:
             self._write_warcinfo(now)
             self._sync()
@@ -193,6 +237,7 @@ class WarcWriter:
         assert self._file is not None
         self._file.flush()
         os.fsync(self._file.fileno())
+        self._pending = False
 
     def _rollback(self, offset: int) -> None:
         """Cut the file back to ``offset`` after a failed write."""
@@ -200,7 +245,7 @@ class WarcWriter:
         try:
             self._file.seek(offset)
             self._file.truncate()
-            self._sync()
+            self._sync()  # also makes earlier unsynced records of the batch durable
             self._size = offset
         except (OSError, ValueError):
             log.exception("could not cut %s back to %d; repair() will", self.path, offset)
@@ -254,12 +299,28 @@ class WarcWriter:
         warc_head = "".join(f"{k}: {_clean(v)}\r\n" for k, v in fields)
         compressor = zlib.compressobj(self.compress_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         write = self._file.write
-        write(compressor.compress(f"{WARC_VERSION}\r\n{warc_head}\r\n".encode() + head))
+        start = f"{WARC_VERSION}\r\n{warc_head}\r\n".encode() + head
+        write(compressor.compress(start))
         for chunk in body.chunks():
             write(compressor.compress(chunk))
         write(compressor.compress(b"\r\n\r\n") + compressor.flush())
         offset, self._size = self._size, self._file.tell()
+        if self._lines is not None and fields[0][1] in cdxj.INDEXED_RECORDS:
+            self._index(start, offset, self._size - offset)
         return offset, self._size - offset
+
+    def _index(self, start: bytes, offset: int, length: int) -> None:
+        """Keep the CDXJ line of the record at ``offset``; give up indexing the file on error."""
+        assert self._lines is not None
+        try:
+            line = cdxj.record_line(start, offset=offset, length=length, filename=self._name)
+        except Exception:  # noqa: BLE001 - the WARC matters more: update_index indexes it later
+            log.warning("%s: cannot index the record at %d; update_index will index the file",
+                        self._name, offset, exc_info=True)
+            self._lines = None
+            return
+        if line is not None:
+            self._lines.append(line)
 
 
 class _Body:

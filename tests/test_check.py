@@ -299,3 +299,27 @@ def test_a_large_check_extracts_in_worker_processes(world: Config, server: TestS
     states = {o.url: (o.state, o.judgement.reason) for o in outcomes}
     assert states.pop(urls[0])[0] == "changed"
     assert set(states.values()) == {("ok", "unchanged")}
+
+
+def test_challenge_page_with_503_is_blocked_not_dead(world: Config, server: TestServer) -> None:
+    url = server.route("/check/challenge-503", ARTICLE)
+    snap(world, url)
+    server.routes["/check/challenge-503"] = html_route(sample_html("challenge-cloudflare.html"), status=503,
+                                                       headers={"Server": "cloudflare", "cf-mitigated": "challenge"})
+    for _ in range(4):
+        result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"]) == ("blocked", "challenge", "blocked")
+
+
+def test_identical_payload_never_extracts_the_cited_copy(world: Config, server: TestServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import archiver.pages
+
+    url = server.route("/check/identical-fresh", ARTICLE)
+    snap(world, url)
+
+    def no_extraction(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no extraction needed for a byte-identical page")
+
+    monkeypatch.setattr(archiver.pages, "extract", no_extraction)
+    assert check(world, url)["reason"] == "unchanged"  # first check: the cited text was never extracted

@@ -106,3 +106,9 @@ def test_sources_and_relative_archive_dir(tmp_path: Path) -> None:
     assert config.archive.dir == tmp_path / "data"
     assert [s.kind for s in config.sources] == ["feed", "path"]
     assert config.sources[0].label == "blog"
+
+
+def test_relative_source_paths_follow_the_config_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[[sources]]\npath = "articles/*.md"\n[[sources]]\npath = "/srv/a.txt"\n')
+    config = load_config(path)
+    assert [s.path for s in config.sources] == [str(tmp_path / "articles/*.md"), "/srv/a.txt"]

@@ -196,7 +196,7 @@ def test_open_suffix_while_writing_and_read_back_either_way(tmp_path: Path) -> N
     assert body == gzip.compress(HTML, mtime=0)
     writer.close()
     writer.close()  # idempotent
-    assert [p.name for p in warcs.iterdir()] == [response.warc]
+    assert sorted(p.name for p in warcs.iterdir()) == [response.warc, cdxj.INDEX_NAME]
     assert ("Content-Encoding", "gzip") in headers
     stored = read_record(warcs, response.warc, response.offset, response.length)
     assert stored.rec_type == "response" and stored.payload == body
@@ -376,29 +376,165 @@ def test_sigkill_while_writing_then_repair(tmp_path: Path) -> None:
         assert read_record(tmp_path / "warcs", loc.warc, loc.offset, loc.length).rec_type == loc.record_type
 
 
+def cdxj_cli(*paths: Path) -> list[str]:
+    """What the cdxj-indexer command writes for these files (sorted)."""
+    cli = subprocess.run([BIN / "cdxj-indexer", "-s", *paths], capture_output=True, text=True, check=True,
+                         cwd=paths[0].parent)
+    return cli.stdout.splitlines()
+
+
+def mixed_fetches(tmp_path: Path) -> list[tuple[FetchResult, bool]]:
+    """(fetch, write as a revisit of the previous response): every kind of line an index holds."""
+    t = T0 + timedelta(hours=2)
+    pdf = make_hop(tmp_path, "https://Docs.Example:8443/A%20Paper.pdf?v=2&a=1", b"%PDF-1.7 ...",
+                   headers=((b"Content-Type", b"application/pdf"),), started_at=t)
+    bare = make_hop(tmp_path, "http://www.example.org/no-type", b"?", headers=(), started_at=t)
+    odd = make_hop(tmp_path, "http://xn--bcher-kva.example/caf\u00e9", b"{}", status=404, started_at=t,
+                   headers=((b"content-type", b"  Application/JSON ;charset=UTF-8"),))
+    cut = make_hop(tmp_path, "https://big.example/video", b"x" * 5000, truncated="length", started_at=t,
+                   headers=((b"Content-Type", b"video/mp4"),))
+    return [(redirect_chain(tmp_path), False), (gzip_page(tmp_path), False),
+            (gzip_page(tmp_path, T0 + timedelta(days=7)), True),
+            *((FetchResult(url=h.url, hops=[h]), False) for h in (pdf, bare, odd, cut))]
+
+
+def write_mixed(writer: WarcWriter, tmp_path: Path, *, sync: bool = True) -> list[RecordLocation]:
+    written: list[RecordLocation] = []
+    for result, revisit in mixed_fetches(tmp_path):
+        of = None
+        if revisit:
+            last = written[-1]
+            of = RevisitOf(last.record_id, last.url, last.date)
+        written += writer.write(result, revisit_of=of, sync=sync)
+    return written
+
+
 # -- CDXJ index and pywb -----------------------------------------------------------
-def test_cdxj_index_lists_every_hop_and_updates_incrementally(tmp_path: Path) -> None:
+def test_cdxj_lines_built_while_writing_equal_cdxj_indexer(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    warcs = tmp_path / "warcs"
+
+    def no_reread(path: Path) -> list[str]:
+        raise AssertionError(f"{path} was read again to index it")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cdxj, "index_file", no_reread)
+        with FixedWarcWriter(warcs, max_size=2500) as writer:  # rotates: several files, one merge each
+            written = write_mixed(writer, tmp_path)
+        assert cdxj.update_index(warcs) == []  # nothing left for cdxj-indexer
+    files = writer.finished
+    assert len(files) >= 3
+    index = (warcs / cdxj.INDEX_NAME).read_text().splitlines()
+    assert index == cdxj_cli(*files)  # byte-identical, sorted
+    entries = [json.loads(line.split(" ", 2)[2]) for line in index]
+    assert len(entries) == sum(loc.record_type in ("response", "revisit") for loc in written)
+    by_url = {(e["url"], e["mime"] if "mime" in e else None): e for e in entries}
+    assert by_url["http://a.example/start", None]["status"] == "301"
+    assert by_url["https://a.example/next", "text/plain"]["status"] == "302"
+    assert by_url["https://news.example/story?id=7", "warc/revisit"]["status"] == "200"
+    assert by_url["https://Docs.Example:8443/A%20Paper.pdf?v=2&a=1", "application/pdf"]
+    assert by_url["http://www.example.org/no-type", None]
+    assert by_url["https://big.example/video", "video/mp4"]["digest"].startswith("sha1:")
+    assert {e["filename"] for e in entries} == {f.name for f in files}
+
+
+def test_cdxj_update_index_falls_back_to_cdxj_indexer(tmp_path: Path) -> None:
     warcs = tmp_path / "warcs"
     with FixedWarcWriter(warcs) as writer:
         writer.write(redirect_chain(tmp_path))
-    lines = cdxj.index_file(writer.finished[0])
-    cli = subprocess.run([BIN / "cdxj-indexer", "-s", writer.finished[0]], capture_output=True,
-                         text=True, check=True, cwd=warcs)
-    assert cli.stdout.splitlines() == lines
+    lines = cdxj_cli(writer.finished[0])
     urls = [json.loads(line.split(" ", 2)[2])["url"] for line in lines]
     assert sorted(urls) == ["http://a.example/start", "https://a.example/final", "https://a.example/next"]
-    assert cdxj.update_index(warcs) == writer.finished
+    assert (warcs / cdxj.INDEX_NAME).read_text().splitlines() == lines
     assert cdxj.update_index(warcs) == []
 
-    second = FixedWarcWriter(warcs, prefix="SECOND")
-    second.write(gzip_page(tmp_path))
-    assert cdxj.update_index(warcs) == []  # still .open: not indexed
-    second.close()
-    assert cdxj.update_index(warcs) == second.finished
+    unindexed = FixedWarcWriter(warcs, prefix="SECOND", index=False)
+    unindexed.write(gzip_page(tmp_path))
+    unindexed.close()
+    crashed = FixedWarcWriter(warcs, prefix="THIRD")
+    crashed.write(mixed_fetches(tmp_path)[3][0])
+    crashed._file = None  # killed: its lines are lost with it
+    assert cdxj.update_index(warcs) == unindexed.finished  # .open: not indexed yet
+    repaired = repair(warcs)
+    assert cdxj.update_index(warcs) == repaired
+    assert cdxj.update_index(warcs) == []
     index = (warcs / cdxj.INDEX_NAME).read_text().splitlines()
-    assert len(index) == 4 and index == sorted(index)
-    assert {json.loads(line.split(" ", 2)[2])["filename"] for line in index} == {
-        writer.finished[0].name, second.finished[0].name}
+    assert index == sorted(lines + cdxj.index_file(unindexed.finished[0]) + cdxj.index_file(repaired[0]))
+    assert len(index) == 5
+
+
+def test_cdxj_lines_of_a_failed_write_are_dropped(tmp_path: Path) -> None:
+    warcs = tmp_path / "warcs"
+    writer = FixedWarcWriter(warcs)
+    writer.write(gzip_page(tmp_path))
+    chain = redirect_chain(tmp_path)
+    chain.hops[-1].body_path.unlink()  # type: ignore[union-attr]  # fails after two hops
+    with pytest.raises(FileNotFoundError):
+        writer.write(chain)
+    writer.close()
+    expected = cdxj_cli(writer.finished[0])
+    assert (warcs / cdxj.INDEX_NAME).read_text().splitlines() == expected and len(expected) == 1
+
+
+# -- group commit ------------------------------------------------------------------
+def test_group_commit_syncs_once_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warcs = tmp_path / "warcs"
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    writer = FixedWarcWriter(warcs)
+    writer.sync()  # no file: no-op
+    writer.write(gzip_page(tmp_path))  # sync=True: warcinfo + dir at open, then the write
+    assert len(synced) == 3
+    synced.clear()
+    written = write_mixed(writer, tmp_path, sync=False)
+    assert synced == []
+    assert writer.path is not None
+    assert writer.path.stat().st_size == written[-1].offset + written[-1].length  # flushed
+    writer.sync()
+    assert len(synced) == 1
+    writer.sync()  # nothing pending
+    assert len(synced) == 1
+    writer.close()
+    warcio_check(*writer.finished)
+
+
+def test_unsynced_records_are_fsynced_when_the_file_rotates(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    warcs = tmp_path / "warcs"
+    synced: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                 real_fsync(fd))[1])
+    writer = FixedWarcWriter(warcs, max_size=3000)
+    first = writer.write(FetchResult(url="x", hops=[make_hop(tmp_path, "http://r.example/1", os.urandom(4000))]),
+                         sync=False)
+    old = str(writer.path)
+    synced.clear()
+    second = writer.write(FetchResult(url="x", hops=[make_hop(tmp_path, "http://r.example/2")]), sync=False)
+    assert writer.finished[0].name == first[0].warc != second[0].warc
+    # the rotated file was fsynced before the new one was written to
+    assert synced[0] == old and synced.index(str(writer.path)) > 0
+    writer.sync()
+    writer.close()
+    warcio_check(*writer.finished)
+
+
+def test_failed_unsynced_write_keeps_the_earlier_batch(tmp_path: Path) -> None:
+    writer = FixedWarcWriter(tmp_path / "w")
+    first = writer.write(gzip_page(tmp_path), sync=False)
+    broken = make_hop(tmp_path, "http://broken.example/")
+    broken.body_path.unlink()  # type: ignore[union-attr]
+    with pytest.raises(FileNotFoundError):
+        writer.write(FetchResult(url=broken.url, hops=[broken]), sync=False)
+    second = writer.write(redirect_chain(tmp_path), sync=False)
+    writer.sync()
+    writer.close()
+    warcio_check(writer.finished[0])
+    assert second[0].offset == first[-1].offset + first[-1].length
+    for loc in first + second:
+        assert read_record(tmp_path / "w", loc.warc, loc.offset, loc.length).rec_headers[
+            "WARC-Record-ID"] == loc.record_id
 
 
 def test_pywb_config_points_at_the_warcs(tmp_path: Path) -> None:

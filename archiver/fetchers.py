@@ -1,0 +1,98 @@
+"""Fetching in worker processes, for big captures.
+
+One event loop runs out of CPU long before the network does (HTTP parsing,
+hashing and writing bodies cost ~4 ms a page in Python). For a large capture
+the URLs are split by host into one shard per core; each worker process runs
+its own :class:`~archiver.fetch.Fetcher` over its shard and sends the
+:class:`~archiver.models.FetchResult` values back (the bodies stay in their
+temporary files). A host lives in exactly one shard, so per-host politeness is
+kept; the overall ``concurrency`` is divided between the workers. The parent
+writes the WARCs and the database: still one writer per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import multiprocessing
+import os
+import signal
+import zlib
+from collections.abc import Iterator
+from dataclasses import replace
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .config import FetchConfig
+from .errors import ArchiverError
+from .fetch import Fetcher
+from .models import FetchResult
+
+# Below this many URLs a worker's start-up (~0.3 s) is not worth it.
+PROCESS_THRESHOLD = 100
+
+
+def worker_count(urls: int) -> int:
+    """How many fetch processes a capture of ``urls`` URLs should use (0: fetch in-process)."""
+    cores = os.cpu_count() or 1
+    return 0 if urls < PROCESS_THRESHOLD or cores < 2 else cores
+
+
+def _shards(urls: list[str], count: int) -> list[list[str]]:
+    shards: list[list[str]] = [[] for _ in range(count)]
+    for url in urls:
+        host = (urlsplit(url).hostname or "").encode("utf-8", "replace")
+        shards[zlib.crc32(host) % count].append(url)
+    return [shard for shard in shards if shard]
+
+
+def _work(config: FetchConfig, urls: list[str], temp_dir: str, conn: Connection) -> None:
+    """A worker: fetch ``urls``, send each result, then None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
+
+    async def run() -> None:
+        async with Fetcher(config, temp_dir=Path(temp_dir)) as fetcher:
+            async for result in fetcher.fetch_many(urls):
+                try:
+                    conn.send(result)
+                except (BrokenPipeError, OSError):  # the parent is gone: stop
+                    result.cleanup()
+                    raise SystemExit(0) from None
+
+    asyncio.run(run())
+    conn.send(None)
+    conn.close()
+
+
+def fetch_in_processes(config: FetchConfig, urls: list[str], temp_dir: Path, processes: int) -> Iterator[FetchResult]:
+    """Yield the result of every URL, fetched by ``processes`` worker processes."""
+    context = multiprocessing.get_context("spawn")
+    shards = _shards(urls, processes)
+    share = replace(config, concurrency=max(1, math.ceil(config.concurrency / len(shards))))
+    workers: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    try:
+        for shard in shards:
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_work, args=(share, shard, str(temp_dir), sender), daemon=True)
+            process.start()
+            sender.close()
+            workers[receiver] = process
+        while workers:
+            for conn in wait(list(workers)):
+                assert isinstance(conn, Connection)
+                try:
+                    item = conn.recv()
+                except EOFError:
+                    process = workers.pop(conn)
+                    process.join()
+                    raise ArchiverError(f"a fetch worker process died (exit code {process.exitcode})") from None
+                if item is None:
+                    workers.pop(conn).join()
+                    continue
+                yield item
+    finally:
+        for conn, process in workers.items():
+            process.terminate()
+            process.join()
+            conn.close()
