@@ -84,11 +84,12 @@ class Harvester:
     """Collects sources into a store; ``fetcher`` is used for URL and feed sources."""
 
     def __init__(self, config: Config, store: Store, fetcher: Fetcher | None,
-                 on_collected: Callable[[Collected], None] | None = None) -> None:
+                 on_collected: Callable[[Collected], None] | None = None, *, keep: bool = True) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.on_collected = on_collected
+        self.keep = keep  # False: only counts and problems come back (a sweep's 20,000 citations stay in the store)
         self.limit = text_limit(config)
 
     def record(self, collected: Collected, kind: str, name: str | None = None) -> Harvest:
@@ -97,7 +98,10 @@ class Harvester:
         new, removed = self.store.add_citations(collected.source, citations)
         if self.on_collected:
             self.on_collected(collected)
-        return Harvest([collected], citations, [*collected.problems, *problems], new, removed)
+        problems = [*collected.problems, *problems]
+        if not self.keep:
+            return Harvest([], [], problems, new, removed)
+        return Harvest([collected], citations, problems, new, removed)
 
     def files(self, pattern: str, name: str | None = None) -> Harvest:
         paths = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]

@@ -308,13 +308,12 @@ class Store:
             return list(self.db.query("SELECT * FROM links WHERE state = ? ORDER BY url", [state]))
         return list(self.db.query("SELECT * FROM links ORDER BY url"))
 
-    def links_without_capture(self) -> list[dict[str, Any]]:
-        """Links never captured successfully nor judged yet (new links for a sweep)."""
-        return list(
-            self.db.query(
-                "SELECT * FROM links WHERE cited_capture_id IS NULL AND last_checked IS NULL ORDER BY id"
-            )
+    def links_without_capture(self) -> list[tuple[int, str]]:
+        """(id, url) of links never captured nor judged yet: the new links of a sweep."""
+        rows = self.db.execute(
+            "SELECT id, url FROM links WHERE cited_capture_id IS NULL AND last_checked IS NULL ORDER BY id"
         )
+        return [(int(row[0]), str(row[1])) for row in rows]
 
     def update_link(self, link_id: int, **values: Any) -> None:
         self._update("links", link_id, values)

@@ -78,14 +78,14 @@ Progress = Callable[[str, int], None]  # (stage, total) to start a stage; ("", 1
 async def _collect(archive: Archive, summary: SweepSummary) -> None:
     config = archive.config
     async with Fetcher(config.fetch, temp_dir=archive.temp_dir) as fetcher:
-        harvest: Harvest = await Harvester(config, archive.store, fetcher).sources(config.sources)
+        harvest: Harvest = await Harvester(config, archive.store, fetcher, keep=False).sources(config.sources)
     summary.sources = len(config.sources)
     summary.citations_new, summary.citations_removed = harvest.new, harvest.removed
     summary.problems += [f"{p.source}: {p.message}" for p in harvest.problems]
 
 
 def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | None) -> set[int]:
-    new_links = [(row["id"], row["url"]) for row in archive.store.links_without_capture()]
+    new_links = archive.store.links_without_capture()
     if progress:
         progress("capturing", len(new_links))
 
