@@ -3,8 +3,9 @@
 Layout: ``<archive.dir>/warcs/`` holds the closed ``*.warc.gz`` files and one
 sorted ``index.cdxj`` in cdxj-indexer's format (``filename`` fields are bare file
 names, relative to that directory). ``WarcWriter`` builds the lines of its own
-records while writing them (``record_line``, byte-identical to cdxj-indexer's)
-and merges them in when it closes a file (``add_lines``), so closing never
+records while writing them (``http_line`` from the values it writes, or
+``record_line`` from the record's bytes for shapes the former leaves to warcio;
+both byte-identical to cdxj-indexer's) and merges them in when it closes a file (``add_lines``), so closing never
 re-reads a WARC. ``update_index`` adds every closed WARC still missing from the
 index (files repaired after a crash, or whose merge failed) by running
 cdxj-indexer on it; call it after ``WarcWriter.close()`` and after
@@ -53,6 +54,12 @@ COLLECTION = "archive"
 # resource and metadata records with Content-Type application/warc-fields are left out
 INDEXED_RECORDS = ("response", "revisit", "resource", "metadata")
 _MIME_END = re.compile(r"[;\s]")  # CDXJIndexer.RE_SPACE
+# http_line: HTTP heads it reads without warcio: a status line "VERSION CODE[ REASON]",
+# then header lines with an ASCII name (no colon, no leading blank: no folding) and
+# a value without CR or LF, each ending in CRLF, then the blank line
+_HTTP_HEAD = re.compile(rb"[!-~]+ (\d+)(?: [^\r\n]*)?\r\n(?:[!-9;-~][!-9;-~ \t]*:[^\r\n]*\r\n)*\r\n")
+_CONTENT_TYPE = re.compile(rb"\ncontent-type[ \t]*:([^\r\n]*)\r", re.IGNORECASE)
+_WARC_DATE = re.compile(r"([1-9]\d{3})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d{1,6})?Z")
 
 
 def index_file(warc_path: Path) -> list[str]:
@@ -106,6 +113,59 @@ def record_line(head: bytes, *, offset: int, length: int, filename: str) -> str 
     url = index.get("url") or headers.get_header("WARC-Target-URI")
     stamp = iso_date_to_timestamp(headers.get_header("WARC-Date"))
     return f"{_url_key(url)} {stamp} {json.dumps(index)}"
+
+
+def http_line(*, url: str, date: str, rec_type: str, head: bytes, digest: str,
+              offset: int, length: int, filename: str) -> str | None:
+    """``record_line`` for a response or revisit record, from the values it was written from.
+
+    ``url``, ``date`` and ``digest`` are the WARC-Target-URI, WARC-Date and
+    WARC-Payload-Digest values as written into the WARC header (one line each), ``head``
+    the HTTP response head (status line, headers, blank line) that starts the block.
+    The fields are derived from them as warcio's loader (``verify_http=False``) and
+    ``CDXJIndexer`` derive them from the record's bytes, without parsing the record.
+    Returns None when the record has a shape this shortcut does not reproduce exactly
+    (non-HTTP target URI, ``<...>`` URI, a status line or header that warcio would
+    fold, split or decode differently): the caller then uses ``record_line``. Raises
+    ValueError, as ``record_line``, for a record without a payload digest.
+    """
+    # WARC header values come back stripped (the line is rstrip()ped, the value lstrip()ped);
+    # _ensure_target_uri_format drops <...> (left to record_line) and percent-encodes spaces
+    url = url.strip()
+    if url.startswith("<") and url.endswith(">"):
+        return None
+    if " " in url:
+        url = url.replace(" ", "%20")
+    # only http:/https: targets (case-sensitive) get their HTTP head parsed
+    if not url.startswith(("http:", "https:")) or rec_type not in ("response", "revisit"):
+        return None
+    head_match = _HTTP_HEAD.fullmatch(head)
+    if head_match is None:
+        return None
+    digest = digest.strip()
+    if not digest:
+        raise ValueError("no WARC-Payload-Digest: cdxj-indexer would compute it from the payload")
+    if rec_type == "revisit":
+        mime: str | None = "warc/revisit"
+    else:
+        # the first header whose name, blanks before the colon dropped, is content-type
+        found = _CONTENT_TYPE.search(head, head_match.end(1))
+        if found is None:
+            mime = None
+        else:
+            value = found.group(1)
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                text = value.decode("iso-8859-1")
+            mime = _MIME_END.split(text.strip(), 1)[0].strip()
+    match = _WARC_DATE.fullmatch(date)
+    stamp = "".join(match.groups()) if match else iso_date_to_timestamp(date)
+    fields = {"url": url, "mime": mime, "status": head_match.group(1).decode("ascii"),
+              "digest": digest, "length": str(length), "offset": str(offset), "filename": filename}
+    if mime is None:
+        del fields["mime"]
+    return f"{_url_key(url)} {stamp} {json.dumps(fields)}"
 
 
 def add_lines(directory: Path, lines: Iterable[str]) -> None:

@@ -32,7 +32,7 @@ from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
 from .models import FetchResult, Verdict
-from .pages import PageText, TextExtractor, text_limit
+from .pages import PageText, TextExtractor, read_html, text_limit
 from .states import fetch_verdict, transition
 from .store import iso, utcnow
 
@@ -102,9 +102,8 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     if implied is not None or final is None:
         verdict, reason = implied or (Verdict.FAILED, "connection")
         if final is not None and verdict is Verdict.FAILED and final.status in CHALLENGE_STATUSES:
-            error_page = await extractor.of_result(result)  # a 503 can be a bot challenge: blocked, not dead
-            if judge.looks_like_challenge(final.status, final.response_headers,
-                                          error_page.html_text if error_page else ""):
+            # a 503 can be a bot challenge: blocked, not dead
+            if judge.looks_like_challenge(final.status, final.response_headers, read_html(result)):
                 return Judgement(Verdict.BLOCKED, "challenge", detail=f"HTTP {final.status} challenge page"), None
         return Judgement(verdict, reason, detail=result.detail or None), None
     moved = _had_permanent_redirect(result) and not judge.is_trivial_redirect(cited_url, result.final_url)
@@ -112,20 +111,18 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
         return _judge_identical(result, cited_url, moved), cited
     live = await extractor.of_result(result)
     text, title = (live.text, live.title) if live else ("", None)
-    if judge.looks_like_challenge(final.status, final.response_headers, live.html_text if live else ""):
-        return Judgement(Verdict.BLOCKED, "challenge"), live
     if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url):
         return Judgement(Verdict.FAILED, "redirect-to-root", detail=f"redirected to {result.final_url}"), live
-    if judge.looks_parked(live.html_text if live else "", title, result.final_url):
-        return Judgement(Verdict.FAILED, "parked"), live
-    cited_error_like = cited is not None and judge.looks_like_error_page(cited.title, cited.text)
-    if judge.looks_like_error_page(title, text, heading=live.heading if live else None) and not cited_error_like:
-        return Judgement(Verdict.FAILED, "soft-404", detail="the page reads as an error page"), live
-    if probes is not None and await _answers_like_probe(result, live, cited, probes):
-        return Judgement(Verdict.FAILED, "soft-404", detail="the host answers unknown URLs the same way"), live
+    score = similarity(cited.text, text) if cited is not None and cited.text else None
+    if score is None or score < changed_below:
+        # the page no longer carries the cited text: is it an error, parking or challenge page?
+        gone = await _page_gone(result, live, cited, probes)
+        if gone is not None:
+            return gone, live
     if cited is None:
         return Judgement(Verdict.OK, "captured"), live
-    score = similarity(cited.text, text)
+    if score is None:
+        score = 1.0 if live is not None and live.fingerprint == cited.fingerprint else 0.0
     if moved and score >= changed_below:
         return Judgement(Verdict.MOVED, "redirect", score, moved_to=result.final_url,
                          detail=f"moved to {result.final_url}"), live
@@ -134,6 +131,26 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     if cited.title and title and not titles_match(cited.title, title):
         return Judgement(Verdict.CHANGED, "title-changed", score, detail=f"title now {title!r}"), live
     return Judgement(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score), live
+
+
+async def _page_gone(result: FetchResult, live: PageText | None, cited: PageText | None,
+                     probes: _Probes | None) -> Judgement | None:
+    """Why a reachable page that lost the cited text is no page at all, or None if it is one."""
+    final = result.final
+    assert final is not None
+    html = read_html(result)
+    title = live.title if live else None
+    if judge.looks_like_challenge(final.status, final.response_headers, html):
+        return Judgement(Verdict.BLOCKED, "challenge")
+    if judge.looks_parked(html, title, result.final_url):
+        return Judgement(Verdict.FAILED, "parked")
+    cited_error_like = cited is not None and judge.looks_like_error_page(cited.title, cited.text)
+    if judge.looks_like_error_page(title, live.text if live else "", heading=live.heading if live else None) \
+            and not cited_error_like:
+        return Judgement(Verdict.FAILED, "soft-404", detail="the page reads as an error page")
+    if probes is not None and await _answers_like_probe(result, live, cited, probes):
+        return Judgement(Verdict.FAILED, "soft-404", detail="the host answers unknown URLs the same way")
+    return None
 
 
 # Statuses a bot challenge or WAF page comes with (403 is blocked anyway).

@@ -30,7 +30,6 @@ class PageText:
     fingerprint: str | None
     payload_digest: str
     final_url: str
-    html_text: str = ""  # the decoded page (live pages only), for parked/challenge detection
     heading: str | None = None  # first <h1> (live pages only)
 
 
@@ -50,7 +49,19 @@ def _page_text(body: bytes, encoding: str | None, content_type: str | None, *, d
         return PageText(None, "", None, digest, url)
     html = decode_text(decoded, content_type)
     extracted = extract(html, url)
-    return PageText(extracted.title, extracted.text, extracted.fingerprint, digest, url, html, extracted.heading)
+    return PageText(extracted.title, extracted.text, extracted.fingerprint, digest, url, extracted.heading)
+
+
+def read_html(result: FetchResult, limit: int = 4 << 20) -> str:
+    """The final response decoded to text (at most ``limit`` bytes inflated), for page-kind heuristics."""
+    final = result.final
+    if final is None or final.body_path is None:
+        return ""
+    try:
+        body = decode_body(final.body_path.read_bytes(), final.header("content-encoding"), limit=limit)
+    except (OSError, ValueError):
+        return ""
+    return decode_text(body, final.header("content-type"))
 
 
 def text_of_file(path: str, encoding: str | None, content_type: str | None, digest: str, url: str,

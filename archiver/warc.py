@@ -22,13 +22,15 @@ one twice (digests first, since they precede the block, then the bytes).
 ``read_record`` and ``read_payload`` read a stored copy back by file and offset.
 
 CDXJ: the writer builds the index line of each record cdxj-indexer would index
-(``cdxj.record_line``, from the headers it just wrote) and merges a file's lines
+(``cdxj.http_line``, from the values it just wrote, or ``cdxj.record_line``,
+re-parsing the headers, for the rare shapes the former does not handle) and merges a file's lines
 into ``index.cdxj`` when it closes the file, so no WARC is read again to index it.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import os
@@ -37,7 +39,7 @@ import secrets
 import socket
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -283,17 +285,29 @@ class WarcWriter:
             kind, fields = "response", _response_fields(hop, head, body)
         fields = [("WARC-Type", kind), ("WARC-Record-ID", response_id), *common, *fields,
                   ("Content-Type", "application/http; msgtype=response")]
-        response = self._located(kind, response_id, hop, index, date, fields, head, body)
+        line = None
+        if self._lines is not None:  # the CDXJ line from the values written, without re-parsing them
+            digest = next((v for k, v in fields if k == "WARC-Payload-Digest"), "")
+            line = functools.partial(cdxj.http_line, url=_clean(hop.url), date=date, rec_type=kind,
+                                     head=head, digest=_clean(digest))
+        response = self._located(kind, response_id, hop, index, date, fields, head, body, line)
         return [request, response]
 
     def _located(self, kind: str, record_id: str, hop: Hop, index: int, date: str,
-                 fields: list[tuple[str, str]], head: bytes, body: _Body) -> RecordLocation:
-        offset, length = self._emit(fields, head, body)
+                 fields: list[tuple[str, str]], head: bytes, body: _Body,
+                 line: Callable[..., str | None] | None = None) -> RecordLocation:
+        offset, length = self._emit(fields, head, body, line)
         return RecordLocation(warc=self._name, offset=offset, length=length, record_type=kind,
                               record_id=record_id, url=hop.url, date=date, hop=index)
 
-    def _emit(self, fields: list[tuple[str, str]], head: bytes, body: _Body) -> tuple[int, int]:
-        """Write one record as one gzip member; return its (offset, compressed length)."""
+    def _emit(self, fields: list[tuple[str, str]], head: bytes, body: _Body,
+              line: Callable[..., str | None] | None = None) -> tuple[int, int]:
+        """Write one record as one gzip member; return its (offset, compressed length).
+
+        ``line(offset=, length=, filename=)`` builds the record's CDXJ line without
+        re-parsing it (``cdxj.http_line``); when missing or returning None, the line is
+        parsed from the record's bytes (``cdxj.record_line``).
+        """
         assert self._file is not None
         fields.append(("Content-Length", str(len(head) + body.size)))
         warc_head = "".join(f"{k}: {_clean(v)}\r\n" for k, v in fields)
@@ -306,14 +320,17 @@ class WarcWriter:
         write(compressor.compress(b"\r\n\r\n") + compressor.flush())
         offset, self._size = self._size, self._file.tell()
         if self._lines is not None and fields[0][1] in cdxj.INDEXED_RECORDS:
-            self._index(start, offset, self._size - offset)
+            self._index(start, offset, self._size - offset, line)
         return offset, self._size - offset
 
-    def _index(self, start: bytes, offset: int, length: int) -> None:
+    def _index(self, start: bytes, offset: int, length: int,
+               direct: Callable[..., str | None] | None) -> None:
         """Keep the CDXJ line of the record at ``offset``; give up indexing the file on error."""
         assert self._lines is not None
         try:
-            line = cdxj.record_line(start, offset=offset, length=length, filename=self._name)
+            line = direct(offset=offset, length=length, filename=self._name) if direct else None
+            if line is None:
+                line = cdxj.record_line(start, offset=offset, length=length, filename=self._name)
         except Exception:  # noqa: BLE001 - the WARC matters more: update_index indexes it later
             log.warning("%s: cannot index the record at %d; update_index will index the file",
                         self._name, offset, exc_info=True)

@@ -417,8 +417,12 @@ def test_cdxj_lines_built_while_writing_equal_cdxj_indexer(tmp_path: Path,
     def no_reread(path: Path) -> list[str]:
         raise AssertionError(f"{path} was read again to index it")
 
+    def no_parse(*args: object, **kwargs: object) -> str | None:
+        raise AssertionError("a record was parsed again to index it")
+
     with monkeypatch.context() as patch:
         patch.setattr(cdxj, "index_file", no_reread)
+        patch.setattr(cdxj, "record_line", no_parse)  # every line built from the values written
         with FixedWarcWriter(warcs, max_size=2500) as writer:  # rotates: several files, one merge each
             written = write_mixed(writer, tmp_path)
         assert cdxj.update_index(warcs) == []  # nothing left for cdxj-indexer
@@ -436,6 +440,82 @@ def test_cdxj_lines_built_while_writing_equal_cdxj_indexer(tmp_path: Path,
     assert by_url["http://www.example.org/no-type", None]
     assert by_url["https://big.example/video", "video/mp4"]["digest"].startswith("sha1:")
     assert {e["filename"] for e in entries} == {f.name for f in files}
+
+
+def odd_fetches(tmp_path: Path) -> tuple[list[FetchResult], set[str]]:
+    """URL and HTTP-head shapes the direct CDXJ path could get wrong; the URLs it leaves to record_line."""
+    t = T0 + timedelta(hours=3)
+    html = ((b"Content-Type", b"text/html"),)
+    direct = [
+        ("https://example.com/%7Euser/a%2fb%25c/%E2%82%AC/caf\u00e9?x=%41&y=a%20b&z=%zz", html),
+        ("https://example.com/page?q=1#section-2", html),
+        ("https://example.com/#", html),
+        ("http://[2001:db8::1]:8080/v6/Path?q=1", html),
+        ("http://[::ffff:192.0.2.1]/", html),
+        ("http://192.0.2.1:80/ip", html),
+        ("https://long.example/" + "segment/" * 700 + "?q=" + "x" * 3000, html),
+        ("http://WWW.Example.COM:80/Default.aspx?B=2&a=1&a=0&sessionid=0123456789abcdef0123456789abcdef", html),
+        ("https://www2.example.com:443/a/../b/./c//d", html),
+        ("https://example.com/a b/c d?e f", html),  # spaces: warcio writes them back as %20
+        ("https://user:pw@example.com/login", html),
+        ("https://example.com", html),
+        ("https://example.com/?", html),
+        ("http://b\u00fccher.example/\u00fcber?\u00e4=\u00f6", html),
+        ("https://EXAMPLE.net./trailing-dot", html),
+        ("https://example.com/dup-type", ((b"Content-Type", b"image/png"), (b"content-type", b"text/html"))),
+        ("https://example.com/blank-before-colon", ((b"Content-Type \t", b" TEXT/HTML ; q=1"),)),
+        ("https://example.com/latin1-type", ((b"Content-Type", b"text/h\xe9ml;x"),)),
+        ("https://example.com/utf8-type", ((b"Content-Type", "t\u00ebxt/pl\u00e0in".encode()),)),
+        ("https://example.com/empty-type", ((b"Content-Type", b""),)),
+        ("https://example.com/blank-type", ((b"Content-Type", b" \t "),)),
+        ("https://example.com/colon-name", ((b"X:Content-Type", b"a/b"), (b"Content-Type", b"text/html"))),
+        ("https://example.com/x-content-type", ((b"X-Content-Type", b"a/b"), (b"Content-Type-X", b"c/d"))),
+    ]
+    fallback = [
+        ("HTTP://UPPER.example/x", html),  # warcio reads HTTP heads of http:/https: targets only
+        ("ftp://files.example/pub/readme", html),
+        ("<https://angle.example/x>", html),  # warcio drops the brackets
+        ("https://example.com/folded", ((b"X-Folded", b"a\r\n\tb"), (b"Content-Type", b"text/html"))),
+        ("https://example.com/lf-value", ((b"X-Odd", b"a\nContent-Type: evil/x"), (b"Content-Type", b"a/b"))),
+    ]
+    fetches = []
+    for i, (url, headers) in enumerate(direct + fallback):
+        status = (200, 599, 204, 404)[i % 4]
+        hop = make_hop(tmp_path, url, b"" if status == 204 else b"body %d" % i, status=status,
+                       headers=headers, started_at=t + timedelta(seconds=i))
+        fetches.append(FetchResult(url=url, hops=[hop]))
+    return fetches, {url for url, _ in fallback}
+
+
+def test_cdxj_lines_of_odd_urls_and_heads_equal_cdxj_indexer(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    warcs = tmp_path / "warcs"
+    fetches, fallback = odd_fetches(tmp_path)
+    parsed: list[bytes] = []
+    record_line = cdxj.record_line
+
+    def counting(head: bytes, **kwargs: object) -> str | None:
+        parsed.append(head)
+        return record_line(head, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cdxj, "record_line", counting)
+    with FixedWarcWriter(warcs, max_size=20_000) as writer:
+        for fetch in fetches:
+            writer.write(fetch)
+        last = writer.write(fetches[0])[-1]  # and a revisit of a percent-encoded URL
+        writer.write(fetches[0], revisit_of=RevisitOf(last.record_id, last.url, last.date))
+    assert cdxj.update_index(warcs) == []
+    index = (warcs / cdxj.INDEX_NAME).read_text().splitlines()
+    assert index == cdxj_cli(*writer.finished)
+    assert len(index) == len(fetches) + 2
+    targets = {written_target(head) for head in parsed}
+    assert targets == fallback  # only the shapes left to warcio were parsed again
+
+
+def written_target(head: bytes) -> str:
+    """The WARC-Target-URI written into a record head."""
+    line = next(line for line in head.split(b"\r\n") if line.startswith(b"WARC-Target-URI: "))
+    return line.split(b": ", 1)[1].decode()
 
 
 def test_cdxj_update_index_falls_back_to_cdxj_indexer(tmp_path: Path) -> None:
