@@ -38,6 +38,14 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """How a fetch will be written: as a revisit of an earlier capture, or in full."""
+
+    revisit_of: RevisitOf | None
+    refers_to: int | None
+
+
+@dataclass(frozen=True)
 class Written:
     """WARC records of one fetch, not yet recorded in the store."""
 
@@ -127,18 +135,26 @@ class Archive:
         With ``sync=False`` the bytes are not on disk yet: call ``writer.sync()``
         before :meth:`record` (group commit: one fsync for many captures).
         """
+        return self.write_planned(result, self.plan(link_id, result), sync=sync)
+
+    def plan(self, link_id: int, result: FetchResult) -> Plan:
+        """Database half of a write: is this payload a revisit of an earlier capture?"""
+        original = self._identical_original(link_id, result) if result.hops else None
+        if original is None:
+            return Plan(None, None)
+        date = next(
+            (r["date"] for r in self.store.records(original["id"]) if r["record_id"] == original["record_id"]),
+            original["captured_at"],
+        )
+        revisit = RevisitOf(record_id=original["record_id"], target_uri=original["final_url"], date=date)
+        return Plan(revisit, int(original["id"]))
+
+    def write_planned(self, result: FetchResult, plan: Plan, *, sync: bool) -> Written:
+        """WARC half of a write; touches no database, so it may run on a writer thread."""
         if not result.hops:
             return Written([], None)
-        original = self._identical_original(link_id, result)
-        revisit = None
-        if original is not None:
-            date = next(
-                (r["date"] for r in self.store.records(original["id"]) if r["record_id"] == original["record_id"]),
-                original["captured_at"],
-            )
-            revisit = RevisitOf(record_id=original["record_id"], target_uri=original["final_url"], date=date)
-        locations = self.writer.write(result, revisit_of=revisit, sync=sync)
-        return Written(locations, int(original["id"]) if original is not None else None)
+        locations = self.writer.write(result, revisit_of=plan.revisit_of, sync=sync)
+        return Written(locations, plan.refers_to)
 
     def record(self, link_id: int, result: FetchResult, written: Written) -> Saved:
         """Record a capture whose WARC records are on disk."""

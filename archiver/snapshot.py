@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .archive import Archive, Saved
+from .archive import Archive, Saved, Written
 from .collect.normalize import normalize_url
 from .errors import InvalidURL
 from .fetch import Fetcher
@@ -96,34 +96,58 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
     if not processes:
         return asyncio.run(_capture_in_loop(archive, link_of, on_done, keep))
     outcomes: list[SnapshotOutcome] = []
+    kept = outcomes if keep else None
     batch: list[tuple[int, FetchResult]] = []
+    writing: Future[list[Written]] | None = None  # the previous batch, on the writer thread
+    in_writing: list[tuple[int, FetchResult]] = []
     started = time.monotonic()
-    try:
-        for result in fetch_in_processes(archive.config.fetch, list(link_of), archive.temp_dir, processes):
-            batch.append((link_of[result.url], result))
-            if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
-                _save_batch(archive, batch, outcomes if keep else None, on_done)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-warc") as writer:
+        try:
+            results = fetch_in_processes(archive.config.fetch, list(link_of), archive.temp_dir, processes)
+            for result in results:
+                batch.append((link_of[result.url], result))
+                if len(batch) < BATCH_SIZE and time.monotonic() - started < BATCH_SECONDS:
+                    continue
+                if writing is not None:
+                    _record_batch(archive, in_writing, writing.result(), kept, on_done)
+                writing, in_writing = _write_batch(archive, writer, batch), batch
                 batch, started = [], time.monotonic()
-        _save_batch(archive, batch, outcomes if keep else None, on_done)
-    finally:
-        for _, result in batch:
-            result.cleanup()
+            if writing is not None:
+                _record_batch(archive, in_writing, writing.result(), kept, on_done)
+                writing, in_writing = None, []
+            if batch:
+                _record_batch(archive, batch, _write_batch(archive, writer, batch).result(), kept, on_done)
+                batch = []
+        finally:
+            for _, result in [*in_writing, *batch]:
+                result.cleanup()
     return outcomes
 
 
 # Group commit: captures are written to the WARC, fsynced together, then
-# recorded together, at most this many or this often.
+# recorded together, at most this many or this often. The WARC half of a batch
+# (gzip, which frees the GIL, and the fsync) runs on a writer thread while this
+# thread receives the next batch and records the previous one.
 BATCH_SIZE = 64
 BATCH_SECONDS = 0.5
 
 
-def _save_batch(archive: Archive, batch: list[tuple[int, FetchResult]], outcomes: list[SnapshotOutcome] | None,
-                on_done: Callable[[SnapshotOutcome], None] | None) -> None:
-    """Write a batch to the WARC, sync it once, then record it in one transaction."""
-    if not batch:
-        return
-    written = [archive.write(link_id, result, sync=False) for link_id, result in batch]
-    archive.writer.sync()
+def _write_batch(archive: Archive, writer: ThreadPoolExecutor,
+                 batch: list[tuple[int, FetchResult]]) -> Future[list[Written]]:
+    plans = [archive.plan(link_id, result) for link_id, result in batch]  # database reads: this thread
+
+    def write() -> list[Written]:
+        written = [archive.write_planned(result, plan, sync=False)
+                   for (_, result), plan in zip(batch, plans, strict=True)]
+        archive.writer.sync()
+        return written
+
+    return writer.submit(write)
+
+
+def _record_batch(archive: Archive, batch: list[tuple[int, FetchResult]], written: list[Written],
+                  outcomes: list[SnapshotOutcome] | None, on_done: Callable[[SnapshotOutcome], None] | None) -> None:
+    """Record a batch whose WARC records are synced to disk, in one transaction."""
     done = []
     with archive.store.atomic():
         for (link_id, result), pending in zip(batch, written, strict=True):
