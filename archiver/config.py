@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,6 @@ class Config:
     def archive_dir(self) -> Path:
         return self.archive.dir
 
-    def with_fetch(self, **changes: Any) -> Config:
-        return replace(self, fetch=replace(self.fetch, **changes))
 
 
 # How each key is read: (kind, extra) where kind picks a converter below.

@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -70,11 +71,11 @@ def fetch_in_processes(config: FetchConfig, urls: list[str], temp_dir: Path, pro
     context = multiprocessing.get_context("spawn")
     shards = _shards(urls, processes)
     share = replace(config, concurrency=max(1, math.ceil(config.concurrency / len(shards))))
-    workers: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    workers: dict[Connection, BaseProcess] = {}
     try:
         for shard in shards:
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(share, shard, str(temp_dir), sender), daemon=True)
+            process: BaseProcess = context.Process(target=_work, args=(share, shard, str(temp_dir), sender), daemon=True)
             process.start()
             sender.close()
             workers[receiver] = process
@@ -84,9 +85,9 @@ def fetch_in_processes(config: FetchConfig, urls: list[str], temp_dir: Path, pro
                 try:
                     item = conn.recv()
                 except EOFError:
-                    process = workers.pop(conn)
-                    process.join()
-                    raise ArchiverError(f"a fetch worker process died (exit code {process.exitcode})") from None
+                    dead = workers.pop(conn)
+                    dead.join()
+                    raise ArchiverError(f"a fetch worker process died (exit code {dead.exitcode})") from None
                 if item is None:
                     workers.pop(conn).join()
                     continue

@@ -79,7 +79,7 @@ def allow_everything(address: IPAddress) -> bool:
 async def system_resolver(host: str, port: int) -> list[str]:
     """getaddrinfo through the event loop (a worker thread): IP strings in preference order."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 def _ip_literal(host: str) -> IPAddress | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -141,7 +141,7 @@ async def fan_out(
     per_key: int,
     read_ahead: int,
     discard: Callable[[T], None],
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """``run(item)`` for every item, results yielded as they complete.
 
     At most ``window`` tasks exist at once, at most ``per_key`` of them for

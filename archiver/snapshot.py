@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from .archive import Archive, Saved, Written
 from .collect.normalize import normalize_url
@@ -47,7 +48,7 @@ def record_first_check(archive: Archive, link_id: int, result: FetchResult, save
     store = archive.store
     link = store.link_by_id(link_id)
     if link["state"] != State.PENDING.value:
-        updates = {"latest_capture_id": saved.capture_id} if saved.capture_id else {}
+        updates: dict[str, Any] = {"latest_capture_id": saved.capture_id} if saved.capture_id else {}
         if saved.capture_id and result.ok and (result.status or 0) < 300 and not link["cited_capture_id"]:
             updates["cited_capture_id"] = saved.capture_id
         if updates:

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -447,9 +447,6 @@ class Store:
         row = self._one("SELECT max(offset + length) AS end FROM records WHERE warc = ?", [warc])
         return int(row["end"] or 0) if row else 0
 
-    def all_record_locations(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT warc, offset, length FROM records ORDER BY warc, offset"))
-
     def captures_for(self, link_id: int) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM captures WHERE link_id = ? ORDER BY id", [link_id]))
 
@@ -496,8 +493,7 @@ class Store:
     # -- sweeps
 
     def start_sweep(self, now: datetime | None = None) -> int:
-        cursor = self.db["sweeps"].insert({"started_at": iso(now or utcnow())})  # type: ignore[union-attr]
-        return int(cursor.last_pk)
+        return self._insert("sweeps", {"started_at": iso(now or utcnow())})
 
     def finish_sweep(self, sweep_id: int, summary: dict[str, Any], now: datetime | None = None) -> None:
         self.db["sweeps"].update(  # type: ignore[union-attr]
@@ -597,7 +593,3 @@ class Store:
             [iso(moment)],
         )
         return {int(link_id): str(state) for link_id, state in rows}
-
-
-def next_check_time(now: datetime, after_seconds: float) -> str:
-    return iso(now + timedelta(seconds=after_seconds))

@@ -11,6 +11,7 @@ import pytest
 
 from archiver.config import ArchiveConfig, Config, FetchConfig
 
+from .pywb_replay import pywb  # noqa: F401  (the session's pywb server, a fixture)
 from .server import TestServer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

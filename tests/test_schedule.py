@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,23 +11,14 @@ from pathlib import Path
 from archiver.lock import ArchiveLock
 
 from .server import TestServer
-from .test_snapshot import PAGE
+from .test_snapshot import PAGE, count_rows
 from .test_sweep import article_citing, sweep_config
 
 BIN = Path(sys.executable).parent
 
 
 def _finished_sweeps(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(conn.execute("SELECT count(*) FROM sweeps WHERE finished_at IS NOT NULL").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
+    return count_rows(db, "SELECT count(*) FROM sweeps WHERE finished_at IS NOT NULL")
 
 
 def test_every_minute_schedule_runs_two_sweeps_and_stops_on_sigterm(tmp_path: Path, server: TestServer) -> None:

@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.cli import cli
 from archiver.warc import read_record
 
-from .pywb_replay import PywbReplay, pywb  # noqa: F401  (session fixture)
+from .pywb_replay import PywbReplay
 from .server import TestServer
 
 BIN = Path(sys.executable).parent
@@ -75,7 +75,7 @@ def timestamp_of(tmp_path: Path, url: str) -> str:
 
 
 def test_gzip_chunked_page_is_stored_as_sent_and_replays_byte_identical(
-    tmp_path: Path, server: TestServer, pywb: PywbReplay  # noqa: F811
+    tmp_path: Path, server: TestServer, pywb: PywbReplay
 ) -> None:
     url = server.route("/snap/gzip-chunked", PAGE, gzip=True, chunked=True)
     config = write_config(tmp_path)
@@ -102,7 +102,7 @@ def test_gzip_chunked_page_is_stored_as_sent_and_replays_byte_identical(
 
 
 def test_three_hop_redirect_chain_records_every_hop(
-    tmp_path: Path, server: TestServer, pywb: PywbReplay  # noqa: F811
+    tmp_path: Path, server: TestServer, pywb: PywbReplay
 ) -> None:
     final = server.route("/snap/chain/final", PAGE)
     server.route("/snap/chain/3", status=307, headers={"Location": "/snap/chain/final"})
@@ -128,7 +128,7 @@ def test_three_hop_redirect_chain_records_every_hop(
 
 
 def test_unchanged_resnapshot_is_a_revisit_that_pywb_resolves(
-    tmp_path: Path, server: TestServer, pywb: PywbReplay  # noqa: F811
+    tmp_path: Path, server: TestServer, pywb: PywbReplay
 ) -> None:
     url = server.route("/snap/revisit", PAGE)
     config = write_config(tmp_path)
@@ -239,7 +239,7 @@ def test_kill_9_while_writing_is_repaired_by_the_next_run(tmp_path: Path) -> Non
         db = tmp_path / "archives" / "archive.db"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if db.exists() and _count(db, "SELECT count(*) FROM captures") >= 20:
+            if db.exists() and count_rows(db, "SELECT count(*) FROM captures") >= 20:
                 break
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
@@ -249,7 +249,7 @@ def test_kill_9_while_writing_is_repaired_by_the_next_run(tmp_path: Path) -> Non
         assert len(open_files) == 1
         with open(open_files[0], "ab") as handle:  # and a torn record at the end
             handle.write(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n")[:40])
-        committed = _count(db, "SELECT count(*) FROM captures")
+        committed = count_rows(db, "SELECT count(*) FROM captures")
 
         code, output = run(config, "snapshot", urls[-1])  # the next run
         assert code == 0, output
@@ -264,7 +264,10 @@ def test_kill_9_while_writing_is_repaired_by_the_next_run(tmp_path: Path) -> Non
         assert stored.rec_type in ("request", "response", "revisit")
 
 
-def _count(db: Path, sql: str) -> int:
+def count_rows(db: Path, sql: str) -> int:
+    """A count from the archive database of a running (or killed) process; 0 when not there yet."""
+    if not db.exists():
+        return 0
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         try:

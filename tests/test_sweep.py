@@ -17,9 +17,10 @@ from archiver.cli import cli
 from archiver.lock import ArchiveLock
 
 from .server import TestServer
-from .test_snapshot import PAGE, warcio_check
+from .test_snapshot import PAGE, count_rows, warcio_check
 
 BIN = Path(sys.executable).parent
+CAPTURES = "SELECT count(*) FROM captures"
 
 
 def sweep_config(tmp_path: Path, article: Path, extra: str = "") -> Path:
@@ -81,11 +82,11 @@ def test_kill_9_mid_sweep_loses_nothing_and_refetches_nothing(tmp_path: Path) ->
         proc = subprocess.Popen([str(BIN / "archiver"), "--config", str(config), "sweep", "--no-report"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _count(db) < 40:
+        while time.monotonic() < deadline and count_rows(db, CAPTURES) < 40:
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        before = _count(db)
+        before = count_rows(db, CAPTURES)
         assert 40 <= before < len(urls)
         hits_before = {path: site.routes[path].hits for path in paths}
 
@@ -105,16 +106,3 @@ def test_kill_9_mid_sweep_loses_nothing_and_refetches_nothing(tmp_path: Path) ->
         if url in committed:
             assert site.routes[path].hits == hits_before[path]  # not fetched again
     warcio_check(tmp_path)
-
-
-def _count(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(conn.execute("SELECT count(*) FROM captures").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0

@@ -25,7 +25,7 @@ from archiver import cdxj, warc
 from archiver.models import FetchResult, Hop, RecordLocation, RevisitOf
 from archiver.warc import WarcWriter, read_payload, read_record, repair
 
-from .pywb_replay import PywbReplay, pywb  # noqa: F401  (session fixture)
+from .pywb_replay import PywbReplay
 
 DATA = Path(__file__).parent / "data" / "warc"
 BIN = Path(sys.executable).parent

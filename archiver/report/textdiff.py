@@ -114,7 +114,8 @@ def text_diff(cited: dict[str, str | None] | None, live: dict[str, str | None] |
     """The condensed diff between two ``texts`` rows (title, text), or a note saying why there is none."""
     if cited is None or live is None:
         missing = "cited copy" if cited is None else "live page"
-        return TextDiff((), cited and cited.get("title"), live and live.get("title"), False, False, False,
+        return TextDiff((), cited.get("title") if cited else None, live.get("title") if live else None,
+                        False, False, False,
                         note=f"no extracted main text of the {missing} to compare")
     a, b = cited.get("text") or "", live.get("text") or ""
     truncated = len(a) > MAX_DIFF_CHARS or len(b) > MAX_DIFF_CHARS
