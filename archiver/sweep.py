@@ -38,6 +38,7 @@ class SweepSummary:
     states: dict[str, int] = field(default_factory=dict)
     reports: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,13 +46,15 @@ class SweepSummary:
             "citations_new": self.citations_new, "citations_removed": self.citations_removed,
             "problems": self.problems, "captured": dict(self.captured), "checked": dict(self.checked),
             "bytes": self.bytes, "states": self.states, "reports": self.reports, "repaired": self.repaired,
+            "stages": {name: round(seconds, 3) for name, seconds in self.stages.items()},
         }
 
     def lines(self) -> list[str]:
         captured = sum(self.captured.values())
         checked = sum(self.checked.values())
+        stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.stages.items())
         out = [
-            f"sweep finished in {self.seconds:.1f}s",
+            f"sweep finished in {self.seconds:.1f}s ({stages})",
             f"  sources: {self.sources}, new citations: {self.citations_new}, removed: {self.citations_removed}",
             f"  captured: {captured} new link(s) ({_counts(self.captured)}), {self.bytes} bytes",
             f"  checked: {checked} due link(s) ({_counts(self.checked)})",
@@ -120,10 +123,20 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     started = time.monotonic()
     summary = SweepSummary(started_at=utcnow(), repaired=[p.name for p in archive.repaired])
     sweep_id = archive.store.start_sweep(summary.started_at)
+    mark = time.monotonic()
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        summary.stages[name] = time.monotonic() - mark
+        mark = time.monotonic()
+
     if archive.config.sources:
         asyncio.run(_collect(archive, summary))
+    stage("collect")
     just_captured = _capture_new(archive, summary, progress)
+    stage("capture")
     _check_due(archive, summary, progress, skip=just_captured)
+    stage("check")
     summary.states = archive.store.count_by_state()
     summary.seconds = time.monotonic() - started
     archive.store.finish_sweep(sweep_id, summary.as_dict())
