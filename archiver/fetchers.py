@@ -17,7 +17,6 @@ import math
 import multiprocessing
 import os
 import signal
-import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
@@ -41,10 +40,17 @@ def worker_count(urls: int) -> int:
 
 
 def _shards(urls: list[str], count: int) -> list[list[str]]:
-    shards: list[list[str]] = [[] for _ in range(count)]
+    """Split ``urls`` into ``count`` shards of whole hosts, as even in URLs as possible.
+
+    Each worker gets an equal share of the overall concurrency, so an uneven
+    split would leave one worker finishing alone (greedy: largest hosts first,
+    each to the shard with the fewest URLs so far)."""
+    by_host: dict[str, list[str]] = {}
     for url in urls:
-        host = (urlsplit(url).hostname or "").encode("utf-8", "replace")
-        shards[zlib.crc32(host) % count].append(url)
+        by_host.setdefault(urlsplit(url).hostname or "", []).append(url)
+    shards: list[list[str]] = [[] for _ in range(count)]
+    for host_urls in sorted(by_host.values(), key=len, reverse=True):
+        min(shards, key=len).extend(host_urls)
     return [shard for shard in shards if shard]
 
 
