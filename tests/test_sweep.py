@@ -106,3 +106,16 @@ def test_kill_9_mid_sweep_loses_nothing_and_refetches_nothing(tmp_path: Path) ->
         if url in committed:
             assert site.routes[path].hits == hits_before[path]  # not fetched again
     warcio_check(tmp_path)
+
+
+def test_fetch_workers_get_whole_hosts_in_balanced_shards() -> None:
+    from urllib.parse import urlsplit
+
+    from archiver.fetchers import _shards
+
+    sizes = {"big.example": 40, "mid.example": 25, **{f"h{n}.example": 5 for n in range(7)}}
+    urls = [f"https://{host}/{i}" for host, count in sizes.items() for i in range(count)]
+    shards = _shards(urls, 2)
+    assert sorted(len(shard) for shard in shards) == [50, 50]
+    hosts = [{urlsplit(url).hostname for url in shard} for shard in shards]
+    assert not hosts[0] & hosts[1]  # a host (and its politeness) lives in one worker
