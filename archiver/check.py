@@ -23,7 +23,6 @@ import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +33,7 @@ from .fetch import Fetcher
 from .models import FetchResult, Verdict
 from .pages import PageText, TextExtractor, read_html, text_limit
 from .states import fetch_verdict, transition
-from .store import iso, utcnow
+from .store import iso, parse_iso, utcnow
 
 
 @dataclass(frozen=True)
@@ -224,7 +223,7 @@ class Checker:
         if live is not None and result.final is not None and result.final.payload_digest:
             store.save_text(result.final.payload_digest, live.title, live.text, live.fingerprint)
         now = utcnow()
-        first_failure = _parse(link["first_failure_at"])
+        first_failure = parse_iso(link["first_failure_at"]) if link["first_failure_at"] else None
         step = transition(verdict=judgement.verdict, reason=judgement.reason, failures=link["failures"],
                           first_failure_at=first_failure, now=now, config=self.config.check)
         updates = step.link_updates(link["state"], now, iso)
@@ -239,10 +238,6 @@ class Checker:
                            detail=judgement.detail, link_updates=updates)
         return CheckOutcome(link["url"], link["id"], judgement, step.state.value, link["state"],
                             result.status, result.final_url)
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 # Extraction costs ~40 ms of CPU a page: past this many links a check run moves

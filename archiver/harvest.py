@@ -16,10 +16,9 @@ from .collect import Collected, CollectProblem, FeedEntry, collect_file, collect
 from .collect.normalize import normalize_url
 from .config import Config, Source
 from .errors import InvalidURL, UsageError
-from .extract import decode_body, decode_text
+from .extract import decode_text
 from .fetch import Fetcher
-from .models import FetchResult
-from .pages import text_limit
+from .pages import final_body, text_limit
 from .store import CitationInput, Store
 
 FEED_TYPES = ("xml", "rss", "atom", "json")
@@ -63,13 +62,6 @@ def to_citations(collected: Collected, exclude: Iterable[str]) -> tuple[list[Cit
         ))
     return citations, problems
 
-
-def _body_text(result: FetchResult, limit: int) -> tuple[bytes, str]:
-    final = result.final
-    if final is None or final.body_path is None:
-        return b"", ""
-    data = decode_body(final.body_path.read_bytes(), final.header("content-encoding"), limit=limit)
-    return data, final.content_type
 
 
 def _is_feed(data: bytes, content_type: str) -> bool:
@@ -117,35 +109,39 @@ class Harvester:
 
     async def url(self, url: str, name: str | None = None, *, feed_ok: bool = True) -> Harvest:
         """An article page (or, when it turns out to be one, a feed)."""
-        assert self.fetcher is not None
-        result = await self.fetcher.fetch(url)
-        try:
-            if not result.ok or (result.status or 0) >= 400:
-                why = result.error or f"HTTP {result.status}"
-                problem = CollectProblem(url, 0, f"could not fetch {url}: {why} {result.detail}".strip())
-                return Harvest(problems=[problem])
-            data, content_type = _body_text(result, self.limit)
-        finally:
-            result.cleanup()
+        fetched = await self._fetch_body(url, "")
+        if isinstance(fetched, CollectProblem):
+            return Harvest(problems=[fetched])
+        data, content_type, final_url = fetched
         if feed_ok and _is_feed(data, content_type):
             return await self._feed_entries(parse_feed(data, url), name)
         html = decode_text(data, content_type)
-        collected = collect_html(html, result.final_url, url, include_comments=self.config.collect.include_comments)
+        collected = collect_html(html, final_url, url, include_comments=self.config.collect.include_comments)
         return self.record(collected, "url", name)
 
     async def feed(self, url: str, name: str | None = None) -> Harvest:
+        fetched = await self._fetch_body(url, "feed ")
+        if isinstance(fetched, CollectProblem):
+            return Harvest(problems=[fetched])
+        entries = parse_feed(fetched[0], url)
+        self.store.record_source(url, "feed", name=name)
+        return await self._feed_entries(entries, name)
+
+    async def _fetch_body(self, url: str, what: str) -> tuple[bytes, str, str] | CollectProblem:
+        """(content-decoded body, content type, final URL) of ``url``, or the problem that stopped it."""
         assert self.fetcher is not None
         result = await self.fetcher.fetch(url)
         try:
-            if not result.ok or (result.status or 0) >= 400:
+            if not result.ok or result.final is None or result.final.status >= 400:
                 why = result.error or f"HTTP {result.status}"
-                return Harvest(problems=[CollectProblem(url, 0, f"could not fetch feed {url}: {why}")])
-            data, _ = _body_text(result, self.limit)
+                return CollectProblem(url, 0, f"could not fetch {what}{url}: {why} {result.detail}".strip())
+            try:
+                data = final_body(result, self.limit)
+            except ValueError as exc:  # an encoding we cannot inflate
+                return CollectProblem(url, 0, f"could not decode {what}{url}: {exc}")
+            return data, result.final.content_type, result.final_url
         finally:
             result.cleanup()
-        entries = parse_feed(data, url)
-        self.store.record_source(url, "feed", name=name)
-        return await self._feed_entries(entries, name)
 
     async def _feed_entries(self, entries: list[FeedEntry], name: str | None) -> Harvest:
         harvest = Harvest()

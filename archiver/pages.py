@@ -52,16 +52,23 @@ def _page_text(body: bytes, encoding: str | None, content_type: str | None, *, d
     return PageText(extracted.title, extracted.text, extracted.fingerprint, digest, url, extracted.heading)
 
 
-def read_html(result: FetchResult, limit: int = 4 << 20) -> str:
-    """The final response decoded to text (at most ``limit`` bytes inflated), for page-kind heuristics."""
+def final_body(result: FetchResult, limit: int) -> bytes:
+    """The final response's body, content-decoded, inflated to at most ``limit`` bytes.
+
+    Raises ValueError for a content encoding that cannot be decoded."""
     final = result.final
     if final is None or final.body_path is None:
-        return ""
+        return b""
+    return decode_body(final.body_path.read_bytes(), final.header("content-encoding"), limit=limit)
+
+
+def read_html(result: FetchResult, limit: int = 4 << 20) -> str:
+    """The final response decoded to text, for page-kind heuristics ("" when unreadable)."""
     try:
-        body = decode_body(final.body_path.read_bytes(), final.header("content-encoding"), limit=limit)
+        body = final_body(result, limit)
     except (OSError, ValueError):
         return ""
-    return decode_text(body, final.header("content-type"))
+    return decode_text(body, result.final.header("content-type") if result.final else None)
 
 
 def text_of_file(path: str, encoding: str | None, content_type: str | None, digest: str, url: str,
