@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
+import socketserver
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -155,6 +158,86 @@ def test_fetch_many_200_urls_over_5_hosts(
     assert len(results) == 200 and sorted(r.url for r in results) == sorted(urls)
     assert all(r.ok and r.status == 200 for r in results)
     assert fetcher.stats.requests == 200 and fetcher.stats.bytes == 400
+
+
+# --- keep-alive connections -------------------------------------------------------
+
+
+class IdleClosingServer(socketserver.ThreadingTCPServer):
+    """An HTTP/1.1 keep-alive server that closes a connection idle for ``idle`` seconds,
+    as real servers do, and counts the connections it accepted."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, idle: float) -> None:
+        self.idle, self.connections = idle, 0
+        super().__init__(("127.0.0.1", 0), _KeepAliveHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class _KeepAliveHandler(socketserver.BaseRequestHandler):
+    server: IdleClosingServer
+
+    def handle(self) -> None:
+        self.server.connections += 1
+        sock: socket.socket = self.request
+        sock.settimeout(self.server.idle)
+        pending = b""
+        while True:
+            try:
+                while b"\r\n\r\n" not in pending:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        return
+                    pending += chunk
+            except TimeoutError:
+                return  # idle too long: close, the client learns it only when it looks
+            pending = pending.split(b"\r\n\r\n", 1)[1]
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+
+
+@pytest.fixture
+def idle_closing() -> Iterator[IdleClosingServer]:
+    server = IdleClosingServer(idle=0.2)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def fetch_in_turn(config: FetchConfig, urls: list[str], tmp_path: Path, pause: float) -> list[FetchResult]:
+    """Fetch ``urls`` one after another on one Fetcher (no retries), ``pause`` seconds apart."""
+
+    async def go() -> list[FetchResult]:
+        results = []
+        async with Fetcher(config, temp_dir=tmp_path / "tmp") as fetcher:
+            for url in urls:
+                results.append(await fetcher.fetch(url, retries=0))
+                await asyncio.sleep(pause)
+        return results
+
+    return asyncio.run(go())
+
+
+def test_keep_alive_connection_is_reused(
+    idle_closing: IdleClosingServer, fetch_config: FetchConfig, tmp_path: Path
+) -> None:
+    results = fetch_in_turn(fetch_config, [idle_closing.url(f"/k/{n}") for n in range(5)], tmp_path, pause=0)
+    assert [r.status for r in results] == [200] * 5
+    assert idle_closing.connections == 1
+
+
+def test_connection_the_server_closed_while_idle_is_not_reused(
+    idle_closing: IdleClosingServer, fetch_config: FetchConfig, tmp_path: Path
+) -> None:
+    """The server drops the idle connection between two requests; the second request
+    must go out on a new connection, not fail on the dead one (no retries allowed)."""
+    results = fetch_in_turn(fetch_config, [idle_closing.url(f"/i/{n}") for n in range(3)], tmp_path, pause=0.5)
+    assert [(r.status, r.error, r.attempts) for r in results] == [(200, None, 1)] * 3
+    assert idle_closing.connections == 3
 
 
 # --- retries -------------------------------------------------------------------
