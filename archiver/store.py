@@ -262,9 +262,15 @@ class Store:
         with self.db.atomic():
             yield
 
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, straight from the connection: sqlite-utils' ``query()``
+        wraps each statement in a savepoint, three statements for one."""
+        cursor = self.db.conn.execute(sql, tuple(params))
+        keys = [column[0] for column in cursor.description]
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
+
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
-        rows = list(self.db.query(sql, tuple(params)))
-        return rows[0] if rows else None
+        return next(self._rows(sql, params), None)
 
     # sqlite-utils' table.insert() introspects the table on every call; these run
     # once per capture or check, so they are plain statements.
@@ -305,8 +311,8 @@ class Store:
 
     def links(self, state: str | None = None) -> list[dict[str, Any]]:
         if state:
-            return list(self.db.query("SELECT * FROM links WHERE state = ? ORDER BY url", [state]))
-        return list(self.db.query("SELECT * FROM links ORDER BY url"))
+            return list(self._rows("SELECT * FROM links WHERE state = ? ORDER BY url", [state]))
+        return list(self._rows("SELECT * FROM links ORDER BY url"))
 
     def links_without_capture(self) -> list[tuple[int, str]]:
         """(id, url) of links never captured nor judged yet: the new links of a sweep."""
@@ -319,7 +325,7 @@ class Store:
         self._update("links", link_id, values)
 
     def count_by_state(self) -> dict[str, int]:
-        return {row["state"]: row["n"] for row in self.db.query("SELECT state, count(*) AS n FROM links GROUP BY state")}
+        return {row["state"]: row["n"] for row in self._rows("SELECT state, count(*) AS n FROM links GROUP BY state")}
 
     # -- citations
 
@@ -374,7 +380,7 @@ class Store:
                 seen.add(citation_id)
                 new += 1
             removed = 0
-            for row in self.db.query(
+            for row in self._rows(
                 "SELECT id FROM citations WHERE source = ? AND removed_at IS NULL", [source]
             ):
                 if row["id"] not in seen:
@@ -386,11 +392,11 @@ class Store:
         sql = "SELECT * FROM citations WHERE link_id = ?"
         if not include_removed:
             sql += " AND removed_at IS NULL"
-        return list(self.db.query(sql + " ORDER BY source, place, comment, position", [link_id]))
+        return list(self._rows(sql + " ORDER BY source, place, comment, position", [link_id]))
 
     def citations_by_link(self) -> dict[int, list[dict[str, Any]]]:
         grouped: dict[int, list[dict[str, Any]]] = {}
-        for row in self.db.query("SELECT * FROM citations ORDER BY source, place, comment, position"):
+        for row in self._rows("SELECT * FROM citations ORDER BY source, place, comment, position"):
             grouped.setdefault(row["link_id"], []).append(row)
         return grouped
 
@@ -440,7 +446,7 @@ class Store:
         return capture_id
 
     def records(self, capture_id: int) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM records WHERE capture_id = ? ORDER BY id", [capture_id]))
+        return list(self._rows("SELECT * FROM records WHERE capture_id = ? ORDER BY id", [capture_id]))
 
     def recorded_end(self, warc: str) -> int:
         """Where the last record the database knows in ``warc`` ends (0: none)."""
@@ -448,7 +454,7 @@ class Store:
         return int(row["end"] or 0) if row else 0
 
     def captures_for(self, link_id: int) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM captures WHERE link_id = ? ORDER BY id", [link_id]))
+        return list(self._rows("SELECT * FROM captures WHERE link_id = ? ORDER BY id", [link_id]))
 
     # -- texts
 
@@ -480,7 +486,7 @@ class Store:
         return check_id
 
     def checks(self, link_id: int) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM checks WHERE link_id = ? ORDER BY id", [link_id]))
+        return list(self._rows("SELECT * FROM checks WHERE link_id = ? ORDER BY id", [link_id]))
 
     def due_links(self, now: datetime, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Links whose next check time has come (never-checked links first)."""
@@ -488,7 +494,7 @@ class Store:
                "(next_check IS NULL OR next_check <= ?) ORDER BY next_check IS NOT NULL, next_check, id")
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return list(self.db.query(sql, [iso(now)]))
+        return list(self._rows(sql, [iso(now)]))
 
     # -- sweeps
 
@@ -501,7 +507,7 @@ class Store:
         )
 
     def sweeps(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM sweeps ORDER BY id"))
+        return list(self._rows("SELECT * FROM sweeps ORDER BY id"))
 
     # -- reports
     # Streaming, column-limited queries for archiver.report: 10,000 links in a few MB.
@@ -516,7 +522,7 @@ class Store:
     def report_links(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Links by URL with the capture of their last check and their latest capture."""
         where, params = self._report_filter(since)
-        return self.db.query(
+        return self._rows(
             "SELECT l.id, l.url, l.state, l.reason, l.state_since, l.first_seen, l.last_checked, l.failures, "
             "l.http_status, l.final_url, l.similarity, l.cited_capture_id, "
             "coalesce(l.latest_capture_id, (SELECT max(c.id) FROM captures c WHERE c.link_id = l.id "
@@ -537,7 +543,7 @@ class Store:
         ids = sorted(set(link_ids))
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            yield from self.db.query(
+            yield from self._rows(
                 f"{self._REPORT_CITATION} WHERE c.link_id IN ({','.join('?' * len(chunk))})"
                 + self._REPORT_CITATION_ORDER,
                 chunk,
@@ -546,7 +552,7 @@ class Store:
     def report_all_citations(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """The citations of every link of ``report_links(since)``, in the same (URL) order."""
         where, params = self._report_filter(since)
-        return self.db.query(self._REPORT_CITATION + where + self._REPORT_CITATION_ORDER, params)
+        return self._rows(self._REPORT_CITATION + where + self._REPORT_CITATION_ORDER, params)
 
     _REPORT_CAPTURE = (
         "SELECT c.id, c.url, c.final_url, c.captured_at, c.status, c.kind, c.warc, c.offset, c.length, "
@@ -559,7 +565,7 @@ class Store:
         ids = sorted(set(capture_ids))
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            yield from self.db.query(
+            yield from self._rows(
                 f"{self._REPORT_CAPTURE} FROM captures c LEFT JOIN texts t ON t.payload_digest = c.payload_digest "
                 f"WHERE c.id IN ({','.join('?' * len(chunk))})",
                 chunk,
@@ -568,7 +574,7 @@ class Store:
     def report_cited_captures(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """The cited copy of every link of ``report_links(since)`` that has one, in the same (URL) order."""
         where, params = self._report_filter(since)
-        return self.db.query(
+        return self._rows(
             f"{self._REPORT_CAPTURE}, l.url AS link_url FROM links l JOIN captures c ON c.id = l.cited_capture_id "
             f"LEFT JOIN texts t ON t.payload_digest = c.payload_digest{where} ORDER BY l.url",
             params,
@@ -579,7 +585,7 @@ class Store:
         wanted = sorted(set(digests))
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            yield from self.db.query(
+            yield from self._rows(
                 f"SELECT payload_digest, title, text FROM texts WHERE payload_digest IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
