@@ -30,6 +30,7 @@ why; nothing else is ever raised. The function is idempotent.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -118,6 +119,7 @@ def is_tracking_param(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep normalizes each URL when collecting and again when storing
 def normalize_url(url: str) -> str:
     """Return the canonical form of an absolute URL; raise InvalidURL if it is none.
 

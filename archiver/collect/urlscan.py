@@ -35,6 +35,7 @@ from dataclasses import dataclass
 CONTEXT_LIMIT = 300
 CONTEXT_WINDOW = 200
 _SCAN_LIMIT = 2000  # how far around a link context_around looks
+_SENTENCE_SCAN = 2 * CONTEXT_LIMIT  # how far from the link a sentence boundary is looked for
 
 SCHEME_START = re.compile(r"(?<![\w/@.+-])(?:https?|ftp)://", re.I)
 _STOP_CHARS = (
@@ -66,6 +67,7 @@ _TAGS = re.compile(r"<[^>]{0,500}>")
 _EMPHASIS_EDGES = re.compile(r"^[*_`~]+|[*_`~]+$")
 
 _NON_LETTERS = re.compile(r"[\W\d_]+")
+_BLANK_LINE = re.compile(r"\n(?=([^\S\n]*)\n)")  # at the newline before a blank line; group 1 ends at the next
 _LEFT_BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*\s+")
 _RIGHT_BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s|$)")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+>\u2022]|\d{1,3}[.)])\s+")
@@ -222,24 +224,10 @@ def _paragraph(text: str, start: int, end: int) -> tuple[int, int]:
     low = max(0, start - _SCAN_LIMIT)
     high = min(len(text), end + _SCAN_LIMIT)
     para_start = low
-    line_end = text.rfind("\n", low, start)
-    while line_end >= low:
-        line_start = text.rfind("\n", low, line_end)
-        if line_start < 0 or not text[line_start + 1 : line_end].strip():
-            para_start = line_end + 1 if line_start >= 0 else low
-            break
-        line_end = line_start
-    para_end = high
-    line_start = text.find("\n", end, high)
-    while line_start >= 0:
-        next_end = text.find("\n", line_start + 1, high)
-        if next_end < 0:
-            break
-        if not text[line_start + 1 : next_end].strip():
-            para_end = line_start
-            break
-        line_start = next_end
-    return para_start, para_end
+    for blank in _BLANK_LINE.finditer(text, low, start):  # the last one before the link
+        para_start = blank.end(1) + 1
+    after = _BLANK_LINE.search(text, end, high)
+    return para_start, after.start() if after else high
 
 
 def _neighbour_line(text: str, para_start: int, para_end: int, line_start: int, line_end: int) -> str:
@@ -276,12 +264,20 @@ def _first_line(chunk: str) -> str:
 
 
 def _sentence(text: str, para_start: int, para_end: int, start: int, end: int) -> tuple[int, int]:
-    s_start = para_start
-    for match in _LEFT_BOUNDARY.finditer(text, para_start, start):
+    """Bounds of the sentence around [start, end) within the paragraph.
+
+    Boundaries are looked for up to ``_SENTENCE_SCAN`` characters from the link:
+    a sentence reaching further is longer than ``CONTEXT_LIMIT`` either way, and
+    ``_clip`` cuts it to a window around the link (a list of bare URLs, one
+    paragraph without a full stop, costs no more per URL than prose)."""
+    low = max(para_start, start - _SENTENCE_SCAN)
+    s_start = low
+    for match in _LEFT_BOUNDARY.finditer(text, low, start):
         if _is_boundary(text, para_start, match.start()):
             s_start = match.end()
-    s_end = para_end
-    for match in _RIGHT_BOUNDARY.finditer(text, end, para_end):
+    high = min(para_end, end + _SENTENCE_SCAN)
+    s_end = high
+    for match in _RIGHT_BOUNDARY.finditer(text, end, high):
         if _is_boundary(text, para_start, match.start()):
             s_end = match.end()
             break
