@@ -8,6 +8,13 @@ its own :class:`~archiver.fetch.Fetcher` over its shard and sends the
 temporary files). A host lives in exactly one shard, so per-host politeness is
 kept; the overall ``concurrency`` is divided between the workers. The parent
 writes the WARCs and the database: still one writer per run.
+
+Workers fork from a fork server that has already imported this module, so one
+starts in milliseconds instead of the ~0.4 s a fresh interpreter needs to
+import httpx and friends; ``warm_up`` starts that server early (a sweep does,
+before collecting), so even its start-up is off the critical path. Unlike a
+plain fork, the fork server shares nothing with the parent: no archive lock,
+no database handle, no threads.
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ import os
 import signal
 from collections.abc import Iterator
 from dataclasses import replace
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -72,9 +81,23 @@ def _work(config: FetchConfig, urls: list[str], temp_dir: str, conn: Connection)
     conn.close()
 
 
+def _context() -> ForkServerContext | SpawnContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def warm_up() -> None:
+    """Start the fork server in the background if fetch workers may be used (2+ cores)."""
+    if worker_count(PROCESS_THRESHOLD) and isinstance(_context(), ForkServerContext):
+        forkserver.ensure_running()
+
+
 def fetch_in_processes(config: FetchConfig, urls: list[str], temp_dir: Path, processes: int) -> Iterator[FetchResult]:
     """Yield the result of every URL, fetched by ``processes`` worker processes."""
-    context = multiprocessing.get_context("spawn")
+    context = _context()
     shards = _shards(urls, processes)
     share = replace(config, concurrency=max(1, math.ceil(config.concurrency / len(shards))))
     workers: dict[Connection, BaseProcess] = {}

@@ -14,14 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .archive import REPORT_DIR, Archive
-from .check import CheckOutcome, check_links
 from .fetch import Fetcher
+from .fetchers import warm_up
 from .harvest import Harvest, Harvester
 from .snapshot import SnapshotOutcome, capture_links
 from .store import iso, utcnow
+
+if TYPE_CHECKING:
+    from .check import CheckOutcome
 
 
 @dataclass
@@ -106,6 +109,8 @@ def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | Non
     due = [row for row in archive.store.due_links(utcnow()) if row["id"] not in skip]
     if not due:
         return
+    from .check import check_links  # noqa: PLC0415 - the checker's text extraction is slow to import; most sweeps of new links need none
+
     if progress:
         progress("checking", len(due))
 
@@ -130,6 +135,7 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
         summary.stages[name] = time.monotonic() - mark
         mark = time.monotonic()
 
+    warm_up()  # fetch workers' fork server: starts while we collect
     if archive.config.sources:
         asyncio.run(_collect(archive, summary))
     stage("collect")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -119,3 +120,23 @@ def test_fetch_workers_get_whole_hosts_in_balanced_shards() -> None:
     assert sorted(len(shard) for shard in shards) == [50, 50]
     hosts = [{urlsplit(url).hostname for url in shard} for shard in shards]
     assert not hosts[0] & hosts[1]  # a host (and its politeness) lives in one worker
+
+
+def test_fetch_workers_fetch_every_url_once(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
+    """Workers fork from the warmed-up fork server; every URL comes back once, from its host."""
+    from archiver.config import load_config
+    from archiver.fetchers import fetch_in_processes, warm_up
+
+    warm_up()
+    sites = [make_server() for _ in range(3)]
+    urls = [site.route(f"/w/{n}", PAGE) for site in sites for n in range(40)]
+    config = load_config(sweep_config(tmp_path, article_citing(tmp_path, [])))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    results = list(fetch_in_processes(config.fetch, urls, temp, 2))
+    assert sorted(r.url for r in results) == sorted(urls)
+    assert {r.status for r in results} == {200}
+    assert all(r.final and r.final.body_length == len(PAGE) for r in results)
+    for result in results:
+        result.cleanup()
+    assert not [path for path in temp.rglob("*") if path.is_file()]  # bodies were temporary files, now gone
