@@ -108,9 +108,42 @@ def _tail(path: Path, limit: int = 3000) -> str:
     return ""
 
 
+def become_subreaper() -> None:
+    """Adopt the orphans of measured commands (Linux PR_SET_CHILD_SUBREAPER).
+
+    A process whose parent exits first (the archiver's fork server, which its
+    fetch workers are children of) is otherwise reparented to init and its CPU
+    time lost to os.wait4; as its new parent we reap it and count it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        print("bench_sweep: cannot become a subreaper; CPU of orphaned processes is not counted", file=sys.stderr)
+
+
+def _reap_orphans(known: set[int], timeout: float = 10.0) -> tuple[float, float]:
+    """Wait for children adopted since ``known`` was taken; their (user, sys) CPU seconds."""
+    user = system = 0.0
+    deadline = time.monotonic() + timeout
+    while orphans := [pid for pid in _children(os.getpid()) if pid not in known]:
+        for pid in orphans:
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                done, _, usage = os.wait4(pid, os.WNOHANG)
+                if done:
+                    user, system = user + usage.ru_utime, system + usage.ru_stime
+                    known.add(pid)
+        time.sleep(0.02)
+    return user, system
+
+
 def measure(command: list[str], cwd: Path, log_name: str, timeout: float, poll: float = 0.05) -> Measured:
-    """Run ``command`` in its own process group; CPU and max RSS from os.wait4, tree RSS polled."""
+    """Run ``command`` in its own process group; CPU and max RSS from os.wait4 (plus the
+    orphans it leaves, adopted: see ``become_subreaper``), tree RSS polled."""
     out_path, err_path = cwd / f"{log_name}.stdout", cwd / f"{log_name}.stderr"
+    known = set(_children(os.getpid()))
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
@@ -135,10 +168,13 @@ def measure(command: list[str], cwd: Path, log_name: str, timeout: float, poll: 
             raise
         wall = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
+    known.add(process.pid)
+    orphan_user, orphan_sys = _reap_orphans(known)
     with contextlib.suppress(ProcessLookupError):  # nothing of it may outlive the measurement
         os.killpg(process.pid, signal.SIGKILL)
-    return Measured(command, process.returncode, wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024,
-                    max(peak, usage.ru_maxrss) / 1024, timed_out, _tail(out_path), _tail(err_path))
+    return Measured(command, process.returncode, wall, usage.ru_utime + orphan_user, usage.ru_stime + orphan_sys,
+                    usage.ru_maxrss / 1024, max(peak, usage.ru_maxrss) / 1024, timed_out,
+                    _tail(out_path), _tail(err_path))
 
 
 # -- WARC verification ----------------------------------------------------------------------
@@ -415,6 +451,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    become_subreaper()
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
