@@ -25,8 +25,6 @@ import zlib
 from dataclasses import dataclass
 
 from lxml.html import HtmlElement
-from trafilatura import bare_extraction
-from trafilatura.utils import load_html
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +256,8 @@ def _result(title: str | None, text: str, heading: str | None, truncated: bool) 
 def _parse(html: str) -> HtmlElement | None:
     if not html or not html.strip():
         return None
+    from trafilatura.utils import load_html  # noqa: PLC0415 - trafilatura costs 0.1-0.2 s to import; only pages need it
+
     try:
         return load_html(html)
     except Exception as exc:  # noqa: BLE001 - lxml and trafilatura raise a zoo of errors
@@ -267,6 +267,8 @@ def _parse(html: str) -> HtmlElement | None:
 
 def _main_text(tree: HtmlElement, url: str | None) -> str:
     """Trafilatura's main text, comments excluded, normalized."""
+    from trafilatura import bare_extraction  # noqa: PLC0415 - see _parse
+
     try:
         doc = bare_extraction(
             tree,

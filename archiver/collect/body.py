@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import re
 
-import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -84,6 +83,8 @@ def _trafilatura_body(root: HtmlElement, flat: FlatPage, removed: set[HtmlElemen
             except ValueError:  # a tail lxml refuses to move: drop it with the element
                 counterpart.tail = None
                 counterpart.drop_tree()
+    import trafilatura  # noqa: PLC0415 - 0.1-0.2 s to import; a sweep of text sources never needs it
+
     xml = trafilatura.extract(
         twin, output_format="xml", include_links=True, include_comments=False, include_images=False, with_metadata=False
     )
