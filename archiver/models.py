@@ -76,6 +76,7 @@ class Hop:
     body_length: int = 0
     payload_digest: str = ""  # "sha1:BASE32" of the bytes in body_path
     truncated: str | None = None  # WARC-Truncated reason: "length", "time", "disconnect"
+    packed: PackedBody | None = None  # the response block's body, compressed ahead (warc.pack)
 
     def header(self, name: str) -> str | None:
         """First response header named ``name`` (case-insensitive), decoded."""
@@ -92,6 +93,22 @@ class Hop:
     @property
     def is_redirect(self) -> bool:
         return self.status in (301, 302, 303, 307, 308) and self.header("location") is not None
+
+
+@dataclass(frozen=True)
+class PackedBody:
+    """A hop's body compressed ahead of writing, by the process that fetched it.
+
+    ``deflate`` is a finished raw DEFLATE stream of the body followed by the
+    record's closing ``CRLF CRLF``; the WARC writer puts its own compressed
+    header in front of it to make the record's gzip member (``warc.pack``).
+    """
+
+    deflate: bytes
+    crc: int  # CRC-32 of the bytes ``deflate`` holds
+    size: int  # body bytes (without the closing CRLF CRLF)
+    level: int  # the zlib level it was compressed at
+    fields: tuple[tuple[str, str], ...]  # the response record's digest (and WARC-Truncated) fields
 
 
 @dataclass

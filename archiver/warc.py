@@ -19,6 +19,12 @@ complete record and closes it.
 
 Bodies are streamed from ``Hop.body_path``: a small body is read once, a large
 one twice (digests first, since they precede the block, then the bytes).
+``pack`` does that work ahead, so that it can run in parallel (zlib and
+hashlib release the GIL): it compresses each body (up to ``PACK_LIMIT``) with
+its digests into a ``PackedBody``, and the writer, which must append records
+one after another, completes each gzip member by compressing only the record's
+headers in front of it (two DEFLATE streams, the first ended by a sync flush,
+make one valid stream; the CRC-32s are combined).
 ``read_record`` and ``read_payload`` read a stored copy back by file and offset.
 
 CDXJ: the writer builds the index line of each record cdxj-indexer would index
@@ -37,10 +43,11 @@ import os
 import re
 import secrets
 import socket
+import struct
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -53,7 +60,7 @@ from warcio.limitreader import LimitReader
 from warcio.statusandheaders import StatusAndHeaders
 
 from . import __version__, cdxj
-from .models import FetchResult, Hop, RecordLocation, RevisitOf
+from .models import FetchResult, Hop, PackedBody, RecordLocation, RevisitOf
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,9 @@ GZIP_LEVEL = 3
 CHUNK = 256 * 1024  # read size when streaming a body
 SMALL_BODY = 2 * 1024 * 1024  # bodies up to this size are read into memory once
 DROPPED_HEADER_PREFIX = b"X-Archiver-Orig-"  # renames a Transfer-Encoding the body lost
+PACK_LIMIT = 1024 * 1024  # pack() compresses bodies up to this size ahead of writing
+GZIP_HEADER = bytes.fromhex("1f8b0800000000000003")  # what zlib writes: deflate, no name, no mtime, Unix
+RECORD_END = b"\r\n\r\n"
 MAX_HEAD = 64 * 1024  # repair: a WARC header longer than this is not ours
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
 
@@ -278,8 +288,11 @@ class WarcWriter:
         request = self._located("request", request_id, hop, index, date, fields, head, _Body.empty())
 
         head = _response_head(hop)
+        packed = hop.packed if hop.packed is not None and hop.packed.level == self.compress_level else None
         if revisit_of is not None:
             kind, body, fields = "revisit", _Body.empty(), _revisit_fields(hop, head, revisit_of)
+        elif packed is not None:
+            kind, body, fields = "response", _Body.empty(), list(packed.fields)
         else:
             body = _Body.load(hop.body_path)
             kind, fields = "response", _response_fields(hop, head, body)
@@ -290,34 +303,39 @@ class WarcWriter:
             digest = next((v for k, v in fields if k == "WARC-Payload-Digest"), "")
             line = functools.partial(cdxj.http_line, url=_clean(hop.url), date=date, rec_type=kind,
                                      head=head, digest=_clean(digest))
-        response = self._located(kind, response_id, hop, index, date, fields, head, body, line)
+        response = self._located(kind, response_id, hop, index, date, fields, head, body, line,
+                                 packed if kind == "response" else None)
         return [request, response]
 
     def _located(self, kind: str, record_id: str, hop: Hop, index: int, date: str,
                  fields: list[tuple[str, str]], head: bytes, body: _Body,
-                 line: Callable[..., str | None] | None = None) -> RecordLocation:
-        offset, length = self._emit(fields, head, body, line)
+                 line: Callable[..., str | None] | None = None, packed: PackedBody | None = None) -> RecordLocation:
+        offset, length = self._emit(fields, head, body, line, packed)
         return RecordLocation(warc=self._name, offset=offset, length=length, record_type=kind,
                               record_id=record_id, url=hop.url, date=date, hop=index)
 
     def _emit(self, fields: list[tuple[str, str]], head: bytes, body: _Body,
-              line: Callable[..., str | None] | None = None) -> tuple[int, int]:
+              line: Callable[..., str | None] | None = None, packed: PackedBody | None = None) -> tuple[int, int]:
         """Write one record as one gzip member; return its (offset, compressed length).
 
+        The block is ``head`` followed by ``body``, or by the body ``packed`` holds.
         ``line(offset=, length=, filename=)`` builds the record's CDXJ line without
         re-parsing it (``cdxj.http_line``); when missing or returning None, the line is
         parsed from the record's bytes (``cdxj.record_line``).
         """
         assert self._file is not None
-        fields.append(("Content-Length", str(len(head) + body.size)))
+        fields.append(("Content-Length", str(len(head) + (packed.size if packed else body.size))))
         warc_head = "".join(f"{k}: {_clean(v)}\r\n" for k, v in fields)
-        compressor = zlib.compressobj(self.compress_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         write = self._file.write
         start = f"{WARC_VERSION}\r\n{warc_head}\r\n".encode() + head
-        write(compressor.compress(start))
-        for chunk in body.chunks():
-            write(compressor.compress(chunk))
-        write(compressor.compress(b"\r\n\r\n") + compressor.flush())
+        if packed is not None:
+            write(_packed_member(start, packed))
+        else:
+            compressor = zlib.compressobj(self.compress_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            write(compressor.compress(start))
+            for chunk in body.chunks():
+                write(compressor.compress(chunk))
+            write(compressor.compress(RECORD_END) + compressor.flush())
         offset, self._size = self._size, self._file.tell()
         if self._lines is not None and fields[0][1] in cdxj.INDEXED_RECORDS:
             self._index(start, offset, self._size - offset, line)
@@ -375,6 +393,63 @@ class _Body:
                     raise OSError(f"{self.path} shrank while being archived")
                 remaining -= len(chunk)
                 yield chunk
+
+
+# -- packing bodies ahead of writing -------------------------------------------
+
+
+def pack(result: FetchResult, level: int = GZIP_LEVEL) -> FetchResult:
+    """``result`` with each hop's body (up to ``PACK_LIMIT``) compressed and digested ahead.
+
+    Thread-safe and independent of any writer: the costly part of writing a
+    record, done in parallel for many results while one writer appends. The
+    body files stay as they are."""
+    hops = [_pack_hop(hop, level) for hop in result.hops]
+    return replace(result, hops=hops)
+
+
+def _pack_hop(hop: Hop, level: int) -> Hop:
+    if hop.body_path is None or hop.packed is not None:
+        return hop
+    size = hop.body_path.stat().st_size
+    if size > PACK_LIMIT:
+        return hop
+    body = _Body.load(hop.body_path)
+    fields = _response_fields(hop, _response_head(hop), body)
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    tail = b"".join([*body.chunks(), RECORD_END])
+    deflate = compressor.compress(tail) + compressor.flush()
+    return replace(hop, packed=PackedBody(deflate=deflate, crc=zlib.crc32(tail), size=body.size,
+                                          level=level, fields=tuple(fields)))
+
+
+def _packed_member(start: bytes, packed: PackedBody) -> bytes:
+    """One gzip member holding ``start`` followed by the packed body and CRLF CRLF."""
+    compressor = zlib.compressobj(packed.level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    head = compressor.compress(start) + compressor.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned, not final
+    tail_size = packed.size + len(RECORD_END)
+    crc = _crc32_combine(zlib.crc32(start), packed.crc, tail_size)
+    trailer = struct.pack("<II", crc, (len(start) + tail_size) & 0xFFFFFFFF)
+    return b"".join((GZIP_HEADER, head, packed.deflate, trailer))
+
+
+_ZEROS = bytes(64 * 1024)
+
+
+def _crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """CRC-32 of A + B from crc(A), crc(B) and len(B) (zlib's crc32_combine, which
+    Python does not expose). CRC-32 is affine in its starting value, so
+    crc(A + B) = crc(B) ^ crc(0^n, crc(A)) ^ crc(0^n, 0), with n = len(B)."""
+    return crc2 ^ _crc32_zeros(length2, crc1) ^ _crc32_zeros(length2, 0)
+
+
+def _crc32_zeros(count: int, crc: int) -> int:
+    zeros = memoryview(_ZEROS)
+    while count:
+        step = min(count, len(_ZEROS))
+        crc = zlib.crc32(zeros[:step], crc)
+        count -= step
+    return crc
 
 
 def _request_head(hop: Hop) -> bytes:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -407,6 +408,51 @@ def write_mixed(writer: WarcWriter, tmp_path: Path, *, sync: bool = True) -> lis
             of = RevisitOf(last.record_id, last.url, last.date)
         written += writer.write(result, revisit_of=of, sync=sync)
     return written
+
+
+# -- bodies packed ahead of writing (warc.pack) -----------------------------------------------
+
+
+def write_mixed_packed(writer: WarcWriter, tmp_path: Path) -> list[RecordLocation]:
+    written: list[RecordLocation] = []
+    for result, revisit in mixed_fetches(tmp_path):
+        of = RevisitOf(written[-1].record_id, written[-1].url, written[-1].date) if revisit else None
+        written += writer.write(warc.pack(result), revisit_of=of)
+    return written
+
+
+def test_packed_bodies_make_the_same_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bodies compressed ahead (in parallel) give byte-for-byte the records of bodies
+    compressed while writing, each record still its own valid gzip member."""
+    monkeypatch.setattr(warc, "PACK_LIMIT", 100_000)
+    random_body = make_hop(tmp_path, "http://noise.example/", os.urandom(70_000))  # incompressible
+    empty = make_hop(tmp_path, "http://empty.example/", b"")
+    big = make_hop(tmp_path, "http://big.example/", HTML * 20)  # over PACK_LIMIT: compressed while writing
+    extra = [FetchResult(url=h.url, hops=[h]) for h in (random_body, empty, big)]
+    with FixedWarcWriter(tmp_path / "plain") as plain:
+        expected = write_mixed(plain, tmp_path) + [loc for r in extra for loc in plain.write(r)]
+    with FixedWarcWriter(tmp_path / "packed") as packed:
+        got = write_mixed_packed(packed, tmp_path) + [loc for r in extra for loc in packed.write(warc.pack(r))]
+    assert [hop.packed is not None for r in extra for hop in warc.pack(r).hops] == [True, True, False]
+    plain_bytes, packed_bytes = (w.finished[0].read_bytes() for w in (plain, packed))
+    assert gzip.decompress(packed_bytes) == gzip.decompress(plain_bytes)
+    assert [(loc.record_id, loc.record_type) for loc in got] == [(loc.record_id, loc.record_type) for loc in expected]
+    for loc in got:
+        member = packed_bytes[loc.offset:loc.offset + loc.length]
+        assert gzip.decompress(member).startswith(b"WARC/1.1\r\n")
+    assert got[-1].offset + got[-1].length == len(packed_bytes)
+    warcio_check(packed.finished[0])
+    assert [r.headers["WARC-Payload-Digest"] for r in records(packed.finished[0]) if r.type == "response"] == [
+        r.headers["WARC-Payload-Digest"] for r in records(plain.finished[0]) if r.type == "response"]
+    index = (tmp_path / "packed" / cdxj.INDEX_NAME).read_text().splitlines()
+    assert index == cdxj_cli(packed.finished[0])
+
+
+@pytest.mark.parametrize("sizes", [(0, 0), (1, 0), (0, 1), (7, 70_000), (65_536, 65_537), (10, 200_000)])
+def test_crc32_combine(sizes: tuple[int, int]) -> None:
+    first, second = os.urandom(sizes[0]), os.urandom(sizes[1])
+    combined = warc._crc32_combine(zlib.crc32(first), zlib.crc32(second), len(second))
+    assert combined == zlib.crc32(first + second)
 
 
 # -- CDXJ index and pywb -----------------------------------------------------------
