@@ -9,6 +9,7 @@ a cited copy stores a new version and leaves its state to the checker.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +24,7 @@ from .fetchers import fetch_in_processes, worker_count
 from .models import FetchResult, State, Verdict
 from .states import fetch_verdict, transition
 from .store import iso, utcnow
+from .warc import pack
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
     writing: Future[list[Written]] | None = None  # the previous batch, on the writer thread
     in_writing: list[tuple[int, FetchResult]] = []
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-warc") as writer:
+    with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-warc") as writer,
+          ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="archiver-pack") as packer):
         try:
             results = fetch_in_processes(archive.config.fetch, list(link_of), archive.temp_dir, processes)
             for result in results:
@@ -111,13 +114,13 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
                     continue
                 if writing is not None:
                     _record_batch(archive, in_writing, writing.result(), kept, on_done)
-                writing, in_writing = _write_batch(archive, writer, batch), batch
+                writing, in_writing = _write_batch(archive, writer, packer, batch), batch
                 batch, started = [], time.monotonic()
             if writing is not None:
                 _record_batch(archive, in_writing, writing.result(), kept, on_done)
                 writing, in_writing = None, []
             if batch:
-                _record_batch(archive, batch, _write_batch(archive, writer, batch).result(), kept, on_done)
+                _record_batch(archive, batch, _write_batch(archive, writer, packer, batch).result(), kept, on_done)
                 batch = []
         finally:
             for _, result in [*in_writing, *batch]:
@@ -127,23 +130,33 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
 
 # Group commit: captures are written to the WARC, fsynced together, then
 # recorded together, at most this many or this often. The WARC half of a batch
-# (gzip, which frees the GIL, and the fsync) runs on a writer thread while this
-# thread receives the next batch and records the previous one.
+# runs on a writer thread while this thread receives the next batch and records
+# the previous one; the writer has the batch's bodies compressed by a pool of
+# threads first (zlib and hashlib free the GIL), since one thread compressing
+# every body was the slowest stage of a sweep, and it holds the fetch workers up.
 BATCH_SIZE = 64
 BATCH_SECONDS = 0.5
 
 
-def _write_batch(archive: Archive, writer: ThreadPoolExecutor,
+def _write_batch(archive: Archive, writer: ThreadPoolExecutor, packer: ThreadPoolExecutor,
                  batch: list[tuple[int, FetchResult]]) -> Future[list[Written]]:
     plans = [archive.plan(link_id, result) for link_id, result in batch]  # database reads: this thread
 
     def write() -> list[Written]:
+        packed = packer.map(_packed, [result for _, result in batch])  # bodies compressed in parallel
         written = [archive.write_planned(result, plan, sync=False)
-                   for (_, result), plan in zip(batch, plans, strict=True)]
+                   for result, plan in zip(packed, plans, strict=True)]
         archive.writer.sync()
         return written
 
     return writer.submit(write)
+
+
+def _packed(result: FetchResult) -> FetchResult:
+    try:
+        return pack(result)
+    except OSError:  # a body file that cannot be read: the writer reports it
+        return result
 
 
 def _record_batch(archive: Archive, batch: list[tuple[int, FetchResult]], written: list[Written],
