@@ -20,6 +20,7 @@ no database handle, no threads.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import multiprocessing
 import os
@@ -37,6 +38,8 @@ from .config import FetchConfig
 from .errors import ArchiverError
 from .fetch import Fetcher
 from .models import FetchResult
+
+log = logging.getLogger(__name__)
 
 # Below this many URLs a worker's start-up (~0.3 s) is not worth it.
 PROCESS_THRESHOLD = 100
@@ -81,8 +84,11 @@ def _work(config: FetchConfig, urls: list[str], temp_dir: str, conn: Connection)
     conn.close()
 
 
+_forkserver_failed = False  # it could not start here (no Unix sockets, ...): spawn instead
+
+
 def _context() -> ForkServerContext | SpawnContext:
-    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+    if _forkserver_failed or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
@@ -90,9 +96,17 @@ def _context() -> ForkServerContext | SpawnContext:
 
 
 def warm_up() -> None:
-    """Start the fork server in the background if fetch workers may be used (2+ cores)."""
-    if worker_count(PROCESS_THRESHOLD) and isinstance(_context(), ForkServerContext):
+    """Start the fork server in the background if fetch workers may be used (2+ cores).
+
+    Never fails: a fork server that cannot start makes workers start by spawning."""
+    global _forkserver_failed
+    if not worker_count(PROCESS_THRESHOLD) or not isinstance(_context(), ForkServerContext):
+        return
+    try:
         forkserver.ensure_running()
+    except Exception as exc:  # noqa: BLE001 - an optimisation only
+        log.info("fetch workers will be spawned: the fork server did not start (%s)", exc)
+        _forkserver_failed = True
 
 
 def fetch_in_processes(config: FetchConfig, urls: list[str], temp_dir: Path, processes: int) -> Iterator[FetchResult]:

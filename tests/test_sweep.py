@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from archiver.cli import cli
@@ -140,3 +141,26 @@ def test_fetch_workers_fetch_every_url_once(tmp_path: Path, make_server: Callabl
     for result in results:
         result.cleanup()
     assert not [path for path in temp.rglob("*") if path.is_file()]  # bodies were temporary files, now gone
+
+
+def test_fetch_workers_are_spawned_when_the_fork_server_cannot_start(
+        tmp_path: Path, server: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from multiprocessing import forkserver
+
+    from archiver import fetchers
+    from archiver.config import load_config
+
+    def broken() -> None:
+        raise OSError("no Unix sockets here")
+
+    monkeypatch.setattr(fetchers, "_forkserver_failed", False)
+    monkeypatch.setattr(forkserver, "ensure_running", broken)
+    monkeypatch.setattr(fetchers, "worker_count", lambda urls: 2)
+    fetchers.warm_up()  # logs, does not raise
+    assert fetchers._context().get_start_method() == "spawn"
+    urls = [server.route(f"/spawned/{n}", PAGE) for n in range(4)]
+    config = load_config(sweep_config(tmp_path, article_citing(tmp_path, [])))
+    results = list(fetchers.fetch_in_processes(config.fetch, urls, tmp_path, 2))
+    assert sorted(r.url for r in results) == sorted(urls) and {r.status for r in results} == {200}
+    for result in results:
+        result.cleanup()
