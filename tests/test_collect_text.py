@@ -231,6 +231,16 @@ def test_long_sentence_is_cut_around_the_link() -> None:
     assert len(link.context) < 260
 
 
+def test_a_bare_list_of_urls_has_no_context_but_a_heading_counts() -> None:
+    """Neighbouring URLs are not context: a list of 300 bare URLs gives none (quickly);
+    a list under a heading gives the heading."""
+    listing = "".join(f"https://site{n % 7}.example/page/{n}.html\n" for n in range(300))
+    links = collect_text(listing, "urls.txt").links
+    assert len(links) == 300 and {link.context for link in links} == {""}
+    headed = "Sources:\nhttps://a.example/1\nhttps://b.example/2\nhttps://c.example/3\n"
+    assert [link.context.split()[0] for link in collect_text(headed, "a.txt").links] == ["Sources:"] * 3
+
+
 def test_malformed_urls_are_problems_with_position_never_exceptions() -> None:
     text = "ok https://good.example.org/ bad http://x.org:99999/a and http://www.eileens-good-vibes..de end"
     result = collect_text(text, "notes.txt")

@@ -24,7 +24,8 @@ longer than ``CONTEXT_LIMIT`` is cut to about ``CONTEXT_WINDOW`` characters
 around the link, marked with ``…``. A URL standing alone on its line (a list
 marker aside) says nothing by itself, so its context is the line above it in
 the same paragraph (typically the title of the cited page, as pasted under
-it), else the line below, else the URL line itself.
+it), else the line below, else the sentence. A context made of nothing but
+URLs (a bare list of links) says nothing either: it is left empty.
 """
 
 from __future__ import annotations
@@ -211,7 +212,22 @@ def context_around(text: str, start: int, end: int, *, lone_line: bool = True) -
         stop = para_start + len(text[para_start:s_start].rstrip()) - 1  # the previous full stop
         s_start, _ = _sentence(text, para_start, para_end, stop, stop)
     sentence = text[s_start:s_end]
-    return _clip(sentence, start - s_start, end - s_start)
+    context = _clip(sentence, start - s_start, end - s_start)
+    return context if _says_something(context) else ""
+
+
+def _says_something(context: str) -> bool:
+    """False for a context of nothing but URLs and punctuation (a clipped one may
+    start or end with a piece of a URL, which says nothing either)."""
+    tokens = context.split()
+    if tokens and tokens[0] == "\u2026":
+        tokens = tokens[2:]
+    if tokens and tokens[-1] == "\u2026":
+        tokens = tokens[:-2]
+    words = " ".join(tokens)
+    for found in reversed(find_bare_urls(words)):
+        words = words[:found.start] + " " + words[found.end:]
+    return bool(_NON_LETTERS.sub("", words))
 
 
 def _too_bare(words: str) -> bool:
