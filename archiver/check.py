@@ -30,7 +30,7 @@ from . import judge
 from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
-from .models import FetchResult, Verdict
+from .models import FetchResult, Hop, Verdict
 from .pages import PageText, TextExtractor, read_html, text_limit
 from .states import fetch_verdict, transition
 from .store import iso, parse_iso, utcnow
@@ -120,7 +120,11 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
             return gone, live
     if cited is None:
         return Judgement(Verdict.OK, "captured"), live
-    if score is None:
+    if score is None and not text and not _is_page(final):
+        # a PDF, an image...: no text to compare, so its bytes are what was cited
+        return Judgement(Verdict.CHANGED, "drift", detail=f"the {final.content_type or 'document'} differs from "
+                         "the cited copy byte for byte (no text to compare)"), live
+    if score is None:  # a page without text (rendered by script): equal when both are empty
         score = 1.0 if live is not None and live.fingerprint == cited.fingerprint else 0.0
     if moved and score >= changed_below:
         return Judgement(Verdict.MOVED, "redirect", score, moved_to=result.final_url,
@@ -130,6 +134,11 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     if cited.title and title and not titles_match(cited.title, title):
         return Judgement(Verdict.CHANGED, "title-changed", score, detail=f"title now {title!r}"), live
     return Judgement(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score), live
+
+
+def _is_page(hop: Hop) -> bool:
+    """HTML, or no content type at all (servers that omit it serve pages)."""
+    return hop.content_type in ("", "text/html", "application/xhtml+xml")
 
 
 async def _page_gone(result: FetchResult, live: PageText | None, cited: PageText | None,

@@ -323,3 +323,26 @@ def test_identical_payload_never_extracts_the_cited_copy(world: Config, server: 
 
     monkeypatch.setattr(archiver.pages, "extract", no_extraction)
     assert check(world, url)["reason"] == "unchanged"  # first check: the cited text was never extracted
+
+
+def test_a_document_without_text_is_changed_when_its_bytes_change(world: Config, server: TestServer) -> None:
+    """A cited PDF has no main text to compare: new bytes mean it changed (same bytes: ok)."""
+    pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n% report, first edition\n%%EOF\n"
+    url = server.route("/check/report.pdf", pdf, content_type="application/pdf")
+    snap(world, url)
+    assert (check(world, url)["verdict"], check(world, url)["reason"]) == ("ok", "unchanged")
+    server.routes["/check/report.pdf"] = Route(body=pdf.replace(b"first", b"second"), content_type="application/pdf")
+    changed = check(world, url)
+    assert (changed["verdict"], changed["reason"], changed["state"], changed["similarity"]) == \
+        ("changed", "drift", "changed", None)
+    assert "application/pdf" in (changed["check"].judgement.detail or "")
+
+
+def test_a_page_rendered_by_script_is_not_changed_by_a_new_build(world: Config, server: TestServer) -> None:
+    """An HTML shell without text changes its bundle name at each deploy; that is no change of content."""
+    shell = ('<!doctype html><html><head><title></title><script src="/app.{}.js"></script></head>'
+             '<body><div id="root"></div></body></html>')
+    url = server.route("/check/app", shell.format("1a2b"))
+    snap(world, url)
+    server.routes["/check/app"] = html_route(shell.format("9f8e"))
+    assert check(world, url)["verdict"] == "ok"
