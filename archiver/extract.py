@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import logging
 import re
 import unicodedata
@@ -283,6 +284,31 @@ def _main_text(tree: HtmlElement, url: str | None) -> str:
         return ""
     text = getattr(doc, "text", None)  # a Document, or None when nothing was found
     return normalize_text(text) if isinstance(text, str) else ""
+
+
+MAX_PDF_PAGES = 500  # a longer PDF is compared by its first pages
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    """Text and title of a PDF (pypdf), normalized like a page's main text.
+
+    Never raises: a scanned (image-only), encrypted or broken PDF gives empty
+    ``text``; the checker then compares the document by its bytes."""
+    from pypdf import PdfReader  # noqa: PLC0415 - only PDFs need it
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns about every odd object
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return _result(None, "", None, False)
+        pages = reader.pages
+        text = "\n".join(page.extract_text() or "" for page in pages[:MAX_PDF_PAGES])
+        title = reader.metadata.title if reader.metadata else None
+        truncated = len(pages) > MAX_PDF_PAGES
+    except Exception as exc:  # noqa: BLE001 - pypdf raises a zoo of errors on broken files
+        log.debug("unreadable PDF: %s", exc)
+        return _result(None, "", None, False)
+    return _result(_clean(title) if isinstance(title, str) else None, normalize_text(text), None, truncated)
 
 
 def normalize_text(text: str) -> str:

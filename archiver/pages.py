@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import warc
-from .extract import decode_body, decode_text, extract
+from .extract import decode_body, decode_text, extract, extract_pdf
 from .config import Config
 from .models import FetchResult
 from .store import Store
@@ -45,10 +45,12 @@ def _page_text(body: bytes, encoding: str | None, content_type: str | None, *, d
     except ValueError:
         return PageText(None, "", None, digest, url)
     kind = (content_type or "").split(";")[0].strip().lower()
-    if kind not in HTML_TYPES:
+    if kind == "application/pdf":
+        extracted = extract_pdf(decoded)
+    elif kind in HTML_TYPES:
+        extracted = extract(decode_text(decoded, content_type), url)
+    else:
         return PageText(None, "", None, digest, url)
-    html = decode_text(decoded, content_type)
-    extracted = extract(html, url)
     return PageText(extracted.title, extracted.text, extracted.fingerprint, digest, url, extracted.heading)
 
 

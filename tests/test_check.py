@@ -346,3 +346,24 @@ def test_a_page_rendered_by_script_is_not_changed_by_a_new_build(world: Config, 
     snap(world, url)
     server.routes["/check/app"] = html_route(shell.format("9f8e"))
     assert check(world, url)["verdict"] == "ok"
+
+
+def test_a_cited_pdf_is_compared_by_its_text(world: Config, server: TestServer) -> None:
+    """A PDF's text is its main text: a corrected figure is a minor edit, a new report is changed."""
+    from .pdf import make_pdf
+
+    lines = [f"Finding {n}: the survey of {n * 37} households shows rents rose in district {n % 9}." for n in range(40)]
+    url = server.route("/check/study.pdf", make_pdf([lines[:20], lines[20:]], title="Rent study"),
+                       content_type="application/pdf")
+    snap(world, url)
+    corrected = [*lines[:5], "Finding 5: the survey of 186 households shows rents fell in district 5.", *lines[6:]]
+    server.routes["/check/study.pdf"] = Route(body=make_pdf([corrected], title="Rent study"),
+                                              content_type="application/pdf")
+    edit = check(world, url)
+    assert (edit["verdict"], edit["reason"], edit["state"]) == ("ok", "minor-edit", "ok")
+    other = [f"Chapter {n}: a history of the harbour, the ships and their crews in year {1800 + n}." for n in range(40)]
+    server.routes["/check/study.pdf"] = Route(body=make_pdf([other], title="Harbour history"),
+                                              content_type="application/pdf")
+    new = check(world, url)
+    assert (new["verdict"], new["reason"], new["state"]) == ("changed", "drift", "changed")
+    assert new["similarity"] is not None and new["similarity"] < 0.2

@@ -26,6 +26,7 @@ from archiver.extract import (
     decode_body,
     decode_text,
     extract,
+    extract_pdf,
     fingerprint,
     normalize_text,
 )
@@ -394,3 +395,22 @@ def test_extract_drops_scripts_before_truncating() -> None:
 def test_normalize_text() -> None:
     raw = "  Hello\u00a0\u00a0world \u200b \n\n\nAdvertisement\n Second\tline  \n- Anzeige -\nCafe\u0301"
     assert normalize_text(raw) == "Hello world\nSecond line\nCafé"
+
+
+# --- PDF ------------------------------------------------------------------------
+
+
+def test_pdf_gives_its_text_and_title() -> None:
+    from .pdf import make_pdf
+
+    data = make_pdf([["Annual report 2025", "Emissions fell by 8 percent (see table 2)."], ["Page two."]],
+                    title="The  Report")
+    got = extract_pdf(data)
+    assert got.title == "The Report"
+    assert got.text == "Annual report 2025\nEmissions fell by 8 percent (see table 2).\nPage two."
+    assert got.fingerprint == extract_pdf(data).fingerprint and got.words == 13
+
+
+@pytest.mark.parametrize("data", [b"", b"%PDF-1.4 nothing else", b"\x89PNG\r\n\x1a\n" + bytes(100)])
+def test_broken_or_other_bytes_give_no_pdf_text(data: bytes) -> None:
+    assert extract_pdf(data).text == "" and extract_pdf(data).title is None
