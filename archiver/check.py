@@ -30,8 +30,8 @@ from . import judge
 from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
-from .models import FetchResult, Hop, Verdict
-from .pages import PageText, TextExtractor, read_html, text_limit
+from .models import FetchResult, Verdict
+from .pages import HTML_TYPES, PageText, TextExtractor, read_html, text_limit
 from .states import fetch_verdict, transition
 from .store import iso, parse_iso, utcnow
 
@@ -120,7 +120,7 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
             return gone, live
     if cited is None:
         return Judgement(Verdict.OK, "captured"), live
-    if score is None and not text and not _is_page(final):
+    if score is None and not text and final.content_type not in HTML_TYPES:
         # a PDF, an image...: no text to compare, so its bytes are what was cited
         return Judgement(Verdict.CHANGED, "drift", detail=f"the {final.content_type or 'document'} differs from "
                          "the cited copy byte for byte (no text to compare)"), live
@@ -134,11 +134,6 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     if cited.title and title and not titles_match(cited.title, title):
         return Judgement(Verdict.CHANGED, "title-changed", score, detail=f"title now {title!r}"), live
     return Judgement(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score), live
-
-
-def _is_page(hop: Hop) -> bool:
-    """HTML, or no content type at all (servers that omit it serve pages)."""
-    return hop.content_type in ("", "text/html", "application/xhtml+xml")
 
 
 async def _page_gone(result: FetchResult, live: PageText | None, cited: PageText | None,

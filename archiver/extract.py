@@ -287,6 +287,7 @@ def _main_text(tree: HtmlElement, url: str | None) -> str:
 
 
 MAX_PDF_PAGES = 500  # a longer PDF is compared by its first pages
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns about every odd object of a broken file
 
 
 def extract_pdf(data: bytes) -> Extracted:
@@ -296,7 +297,6 @@ def extract_pdf(data: bytes) -> Extracted:
     ``text``; the checker then compares the document by its bytes."""
     from pypdf import PdfReader  # noqa: PLC0415 - only PDFs need it
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns about every odd object
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):

@@ -269,6 +269,14 @@ class Store:
         keys = [column[0] for column in cursor.description]
         return (dict(zip(keys, row, strict=True)) for row in cursor)
 
+    def _rows_in(self, sql: str, values: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """``sql`` once per chunk of the distinct ``values``, its ``(?...)`` made one
+        placeholder per value (SQLite caps the parameters of a statement)."""
+        wanted = sorted(set(values))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            yield from self._rows(sql.replace("(?...)", f"({','.join('?' * len(chunk))})"), chunk)
+
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
         return next(self._rows(sql, params), None)
 
@@ -540,14 +548,8 @@ class Store:
 
     def report_citations(self, link_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
         """The citations of the given links, with their source's title, by link URL."""
-        ids = sorted(set(link_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            yield from self._rows(
-                f"{self._REPORT_CITATION} WHERE c.link_id IN ({','.join('?' * len(chunk))})"
-                + self._REPORT_CITATION_ORDER,
-                chunk,
-            )
+        return self._rows_in(f"{self._REPORT_CITATION} WHERE c.link_id IN (?...){self._REPORT_CITATION_ORDER}",
+                             link_ids)
 
     def report_all_citations(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """The citations of every link of ``report_links(since)``, in the same (URL) order."""
@@ -562,14 +564,8 @@ class Store:
 
     def report_captures(self, capture_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
         """The given captures with the WARC-Date of their main record and their page title."""
-        ids = sorted(set(capture_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            yield from self._rows(
-                f"{self._REPORT_CAPTURE} FROM captures c LEFT JOIN texts t ON t.payload_digest = c.payload_digest "
-                f"WHERE c.id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+        return self._rows_in(f"{self._REPORT_CAPTURE} FROM captures c LEFT JOIN texts t "
+                             "ON t.payload_digest = c.payload_digest WHERE c.id IN (?...)", capture_ids)
 
     def report_cited_captures(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """The cited copy of every link of ``report_links(since)`` that has one, in the same (URL) order."""
@@ -582,13 +578,7 @@ class Store:
 
     def report_texts(self, digests: Iterable[str]) -> Iterator[dict[str, Any]]:
         """Main texts (payload_digest, title, text) for the given payload digests."""
-        wanted = sorted(set(digests))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            yield from self._rows(
-                f"SELECT payload_digest, title, text FROM texts WHERE payload_digest IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+        return self._rows_in("SELECT payload_digest, title, text FROM texts WHERE payload_digest IN (?...)", digests)
 
     def report_states_before(self, moment: datetime) -> dict[int, str]:
         """Each link's state after its last check strictly before ``moment``."""

@@ -409,17 +409,14 @@ def pack(result: FetchResult, level: int = GZIP_LEVEL) -> FetchResult:
 
 
 def _pack_hop(hop: Hop, level: int) -> Hop:
-    if hop.body_path is None or hop.packed is not None:
+    if hop.body_path is None or hop.packed is not None or hop.body_path.stat().st_size > PACK_LIMIT:
         return hop
-    size = hop.body_path.stat().st_size
-    if size > PACK_LIMIT:
-        return hop
-    body = _Body.load(hop.body_path)
-    fields = _response_fields(hop, _response_head(hop), body)
+    data = hop.body_path.read_bytes()
+    fields = _response_fields(hop, _response_head(hop), _Body(None, len(data), data))
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-    tail = b"".join([*body.chunks(), RECORD_END])
+    tail = data + RECORD_END
     deflate = compressor.compress(tail) + compressor.flush()
-    return replace(hop, packed=PackedBody(deflate=deflate, crc=zlib.crc32(tail), size=body.size,
+    return replace(hop, packed=PackedBody(deflate=deflate, crc=zlib.crc32(tail), size=len(data),
                                           level=level, fields=tuple(fields)))
 
 
