@@ -72,12 +72,14 @@ class Source:
 class ArchiveConfig:
     dir: Path = Path("archives")
     warc_max_size: int = parse_size("1GB")
+    database: str = ""  # empty: SQLite at <dir>/archive.db; "postgresql://..." (SPEC §11)
 
 
 @dataclass(frozen=True)
 class CollectConfig:
     include_comments: bool = True
     exclude: tuple[str, ...] = ()
+    max_comments: int = 5000  # per article, comment platforms' endpoints included
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,56 @@ REPORT_FORMATS = ("html", "md", "json")
 @dataclass(frozen=True)
 class ReportConfig:
     formats: tuple[str, ...] = REPORT_FORMATS
+    keep: int = 30  # sweep reports kept under <archive.dir>/reports/ (latest.* always)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """The review workbench (SPEC §9)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # base URL the workbench is reached at, for links in reports
+    token: str = ""  # required (non-empty) when host is not a loopback address
+    reviewer: str = ""  # name recorded with decisions made from the CLI
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    urls: tuple[str, ...] = ()  # Apprise URLs told about newly dead/changed/moved links
+
+
+RENDER_MODES = ("auto", "never", "always")
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Headless Chromium for pages whose raw HTML carries too little text (SPEC §5)."""
+
+    mode: str = "auto"
+    browser: str = ""  # path to Chromium; empty: look for it on PATH
+    max_concurrent: int = 2
+    timeout: float = parse_duration("30s")
+
+
+@dataclass(frozen=True)
+class PlatformsConfig:
+    """Existence checks through platforms' public endpoints (SPEC §5)."""
+
+    enabled: bool = True
+    providers: tuple[dict[str, Any], ...] = ()  # extra oEmbed providers: {name, url_patterns, endpoint}
+
+
+DEFAULT_EXTERNAL_ARCHIVES = ("https://web.archive.org/web/", "https://archive.today/timegate/")
+
+
+@dataclass(frozen=True)
+class ExternalConfig:
+    """Other web archives, through Memento (SPEC §10)."""
+
+    archives: tuple[str, ...] = DEFAULT_EXTERNAL_ARCHIVES  # TimeGate prefixes
+    lookup: bool = True
+    submit: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +179,11 @@ class Config:
     check: CheckConfig = field(default_factory=CheckConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    platforms: PlatformsConfig = field(default_factory=PlatformsConfig)
+    external: ExternalConfig = field(default_factory=ExternalConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -143,12 +200,19 @@ _SECTIONS: dict[str, type] = {
     "check": CheckConfig,
     "schedule": ScheduleConfig,
     "report": ReportConfig,
+    "serve": ServeConfig,
+    "notify": NotifyConfig,
+    "render": RenderConfig,
+    "platforms": PlatformsConfig,
+    "external": ExternalConfig,
 }
 _KINDS: dict[tuple[str, str], str] = {
     ("archive", "dir"): "path",
     ("archive", "warc_max_size"): "size",
+    ("archive", "database"): "database",
     ("collect", "include_comments"): "bool",
     ("collect", "exclude"): "regex_list",
+    ("collect", "max_comments"): "positive_int",
     ("fetch", "user_agent"): "str",
     ("fetch", "concurrency"): "positive_int",
     ("fetch", "per_host_concurrency"): "positive_int",
@@ -168,6 +232,22 @@ _KINDS: dict[tuple[str, str], str] = {
     ("check", "changed_below"): "fraction",
     ("schedule", "sweep"): "cron",
     ("report", "formats"): "formats",
+    ("report", "keep"): "positive_int",
+    ("serve", "host"): "str",
+    ("serve", "port"): "port",
+    ("serve", "public_url"): "http_url_or_empty",
+    ("serve", "token"): "str",
+    ("serve", "reviewer"): "str",
+    ("notify", "urls"): "str_list",
+    ("render", "mode"): "render_mode",
+    ("render", "browser"): "str",
+    ("render", "max_concurrent"): "positive_int",
+    ("render", "timeout"): "duration",
+    ("platforms", "enabled"): "bool",
+    ("platforms", "providers"): "providers",
+    ("external", "archives"): "http_url_list",
+    ("external", "lookup"): "bool",
+    ("external", "submit"): "bool",
 }
 
 
@@ -221,6 +301,41 @@ def _convert(kind: str, value: Any, where: str, base: Path) -> Any:
         if not isinstance(value, list) or not all(v in REPORT_FORMATS for v in value):
             raise fail(f"a list drawn from {list(REPORT_FORMATS)}")
         return tuple(value)
+    if kind == "port":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise fail("a port number between 0 and 65535")
+        return value
+    if kind == "str_list":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise fail("a list of non-empty strings")
+        return tuple(value)
+    if kind in ("http_url_or_empty", "http_url_list"):
+        items = [value] if kind == "http_url_or_empty" else value
+        if not isinstance(items, list) or not all(
+            isinstance(v, str) and (v == "" and kind == "http_url_or_empty" or re.match(r"^https?://[^/\s]+", v))
+            for v in items
+        ):
+            raise fail("an http(s) URL" if kind == "http_url_or_empty" else "a list of http(s) URLs")
+        return value.rstrip("/") if kind == "http_url_or_empty" else tuple(value)
+    if kind == "database":
+        if not isinstance(value, str) or not (value == "" or re.match(r"^postgres(ql)?://", value)):
+            raise fail('"" (SQLite in the archive directory) or a "postgresql://..." URL')
+        return value
+    if kind == "render_mode":
+        if value not in RENDER_MODES:
+            raise fail(" | ".join(RENDER_MODES))
+        return value
+    if kind == "providers":
+        if not isinstance(value, list) or not all(
+            isinstance(v, dict)
+            and isinstance(v.get("name"), str)
+            and isinstance(v.get("endpoint"), str)
+            and isinstance(v.get("url_patterns"), list)
+            and all(isinstance(u, str) for u in v["url_patterns"])
+            for v in value
+        ):
+            raise fail("a list of {name, url_patterns, endpoint} tables")
+        return tuple(dict(v) for v in value)
     if kind == "cron":
         if not isinstance(value, str):
             raise fail('a cron expression like "0 3 * * *"')
