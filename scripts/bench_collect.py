@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archiver.collect import collect_html  # noqa: E402
 
-PAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus" / "pages"
 BASE = "https://lemire.me/blog/2019/08/02/json-parsing-simdjson-vs-json-for-modern-c/"
 COMMENT = """<li id="comment-{n}" class="comment even thread-even depth-1">
 <article id="div-comment-{n}" class="comment-body">

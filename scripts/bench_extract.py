@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from archiver.diff import similarity
 from archiver.extract import decode_body, decode_text, extract
 
-DEFAULT_PAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages"
+DEFAULT_PAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus" / "pages"
 
 
 def cpu(fn: Callable[[], object], repeat: int) -> float:

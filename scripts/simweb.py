@@ -3,7 +3,7 @@
 
 Many *hosts*, each listening on its own loopback address 127.0.X.Y (one shared
 port, or a port each), answer HTTP/1.1 (keep-alive, Content-Length, optional
-gzip) with real pages from ``../shared/corpus/pages``. Every URL's body differs
+gzip) with real pages from ``tests/data/corpus/pages``. Every URL's body differs
 (the path is written into an HTML comment) and can be varied further: rotating
 ads and timestamps around the article (``noise``), a 2% edit (``edit``), a
 rewritten article (``rewrite``). Hosts and paths behave like real sites::
@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE.parents[1] / "shared" / "corpus" / "pages"
+CORPUS = HERE.parent / "tests" / "data" / "corpus" / "pages"
 DEFAULT_BASE = "127.0.100.0"  # hosts are numbered from the address after this one
 
 HOST_KINDS = (

@@ -2,7 +2,7 @@
 """A reusable test world of cited links with known fates, and the checker's accuracy on it (issue 5).
 
 The world is built on scripts/simweb.py from the real pages of
-``../shared/corpus/pages``: at least 200 links, each with a *fate* — what
+``tests/data/corpus/pages``: at least 200 links, each with a *fate* — what
 happens to the page between the moment it is cited and the checks — and the
 state SPEC §5 says the checker must end in::
 

@@ -14,9 +14,9 @@ from archiver.config import ArchiveConfig, Config, FetchConfig
 from .pywb_replay import pywb  # noqa: F401  (the session's pywb server, a fixture)
 from .server import TestServer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus"
-SAMPLE_ARTICLE = SHARED / "samples" / "article-with-comments.txt"
+DATA = Path(__file__).resolve().parent / "data"
+CORPUS = DATA / "corpus"  # real saved pages and feeds (see its README.md)
+SAMPLE_ARTICLE = Path(__file__).resolve().parents[1] / "examples" / "article-with-comments.txt"
 
 _loopback = itertools.count(2)
 

@@ -11,7 +11,7 @@ import pytest
 from archiver.collect import FeedEntry, is_excluded, parse_feed
 from archiver.errors import UsageError
 
-FEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
+FEEDS = Path(__file__).resolve().parent / "data" / "corpus" / "feeds"
 
 
 def test_json_feed_from_the_corpus() -> None:

@@ -3,7 +3,7 @@
 The per-page expectations below were checked by reading each page's HTML: for
 every page, which comment (1-based, document order, replies counted where
 they appear) holds which link, and why the other links on the page are not
-citations. Pages are read from ../shared/corpus/pages; the base URL is the
+citations. Pages are read from tests/data/corpus/pages; the base URL is the
 page's own canonical URL, as if it had been fetched from its site.
 """
 
@@ -23,7 +23,7 @@ from archiver.collect import Collected, collect_file, collect_html, normalize_ur
 from archiver.collect.comments import find_comments
 from archiver.collect.filters import Page, noise_reason, unwrap_redirect
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages"
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus" / "pages"
 DATA = Path(__file__).parent / "data" / "collect"
 
 # Links that are never citations, whatever the page: taxonomy pages, feeds,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from archiver.collect import collect_file, collect_text
 from archiver.errors import UsageError
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "article-with-comments.txt"
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "article-with-comments.txt"
 
 
 def urls(text: str, source: str = "a.txt") -> list[str]:

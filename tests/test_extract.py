@@ -31,7 +31,7 @@ from archiver.extract import (
     normalize_text,
 )
 
-CORPUS_PAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages"
+CORPUS_PAGES = Path(__file__).resolve().parent / "data" / "corpus" / "pages"
 SAMPLES = Path(__file__).resolve().parent / "data" / "pages"
 CORPUS_NAMES = sorted(p.name for p in CORPUS_PAGES.glob("*.html"))
 

@@ -11,9 +11,8 @@ from types import ModuleType
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "simweb.py"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages"
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus" / "pages"
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="needs ../shared/corpus/pages")
 
 
 def _load() -> ModuleType:

@@ -23,7 +23,7 @@ from .pywb_replay import PywbReplay
 from .server import TestServer
 
 BIN = Path(sys.executable).parent
-PAGE = (Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages" / "blog.python.org.html").read_bytes()
+PAGE = (Path(__file__).resolve().parent / "data" / "corpus" / "pages" / "blog.python.org.html").read_bytes()
 
 
 def write_config(tmp_path: Path, extra: str = "", *, allow_private: bool = True) -> Path:
