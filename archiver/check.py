@@ -107,7 +107,8 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
         return Judgement(verdict, reason, detail=result.detail or None), None
     moved = _had_permanent_redirect(result) and not judge.is_trivial_redirect(cited_url, result.final_url)
     if cited is not None and final.payload_digest == cited.payload_digest and not final.truncated:
-        return _judge_identical(result, cited_url, moved), cited
+        # nothing was extracted: the cited copy's text (maybe only its digest) is no text of the live page
+        return _judge_identical(result, cited_url, moved), None
     live = await extractor.of_result(result)
     text, title = (live.text, live.title) if live else ("", None)
     if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url):
@@ -194,7 +195,8 @@ class Checker:
         self.probes = _Probes(fetcher, self.extractor) if probe else None
 
     async def _cited_for(self, link: dict[str, Any], result: FetchResult) -> PageText | None:
-        """The cited copy's text, unless the live payload is byte-identical (then its digest is enough)."""
+        """The cited copy's text, unless the live payload is byte-identical: then a stand-in that
+        carries only its digest (its ``text`` is not the page's; :func:`judge_fetch` never returns it)."""
         capture = self.archive.store.capture(link["cited_capture_id"])
         final = result.final
         if capture is not None and final is not None and not final.truncated \
