@@ -44,13 +44,13 @@ import os
 import re
 import secrets
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from protego import Protego
@@ -72,6 +72,7 @@ ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 # fetch_many runs this many tasks per request slot: tasks waiting for a host's
 # per_host_delay hold no request slot, so other hosts keep the slots busy.
 WINDOW_PER_REQUEST = 2
+API_MAX_BODY = 1_000_000  # bytes kept of a web API's answer (Fetcher.call)
 READ_AHEAD = 10_000  # URLs fetch_many takes from its input before starting them
 _HOST = re.compile(rb"^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|[0-9a-f:.]+)$", re.IGNORECASE)  # name or IP
 _DROPPED_HEADER = b"transfer-encoding"
@@ -238,11 +239,18 @@ class Fetcher:
         await asyncio.gather(*self._robots.values(), return_exceptions=True)
         await self._client.__aexit__(kind, exc, tb)
 
-    async def fetch(self, url: str, *, retries: int | None = None) -> FetchResult:
-        """Fetch one URL with its redirects, retrying transient failures."""
+    async def fetch(self, url: str, *, retries: int | None = None, headers: Mapping[str, str] | None = None,
+                    follow_redirects: bool = True) -> FetchResult:
+        """Fetch one URL with its redirects, retrying transient failures.
+
+        ``headers`` are sent on every hop besides the usual ones (a Memento
+        ``Accept-Datetime``, ...); with ``follow_redirects=False`` a redirect is the
+        final answer (a TimeGate's 302 is what a lookup wants to keep).
+        """
         allowed = (self.config.retries if retries is None else retries) + 1
         for attempt in itertools.count(1):
-            result = await self._attempt(url, self.config.max_body, robots=self.config.respect_robots)
+            result = await self._attempt(url, self.config.max_body, robots=self.config.respect_robots,
+                                         headers=headers, follow=follow_redirects)
             result.attempts = attempt
             wait = self.retry_policy.delay(attempt, result) if attempt < allowed else None
             if wait is None:
@@ -263,7 +271,29 @@ class Fetcher:
             async for result in results:
                 yield result
 
-    async def _attempt(self, url: str, cap: int, *, robots: bool) -> FetchResult:
+    async def call(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                   data: Mapping[str, str] | None = None, cap: int = API_MAX_BODY) -> FetchResult:
+        """One request to a web API (``POST`` a form, ``GET`` a status): no redirects,
+        no retries, no robots.txt; the same guards, slots and timeouts as a fetch."""
+        result = FetchResult(url=url)
+        target, problem = parse_target(url)
+        if target is None or problem is not None:
+            result.error, result.detail = problem or ("invalid-url", url)
+            return result
+        content = urlencode(list(data.items())).encode("ascii") if data is not None else None
+        wanted = dict(headers or {})
+        if content is not None:
+            wanted.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        hop, problem = await self._hop(target, httpx.Cookies(), _Budget(self.config.total_timeout), cap,
+                                       headers=wanted, method=method, content=content)
+        if hop is not None:
+            result.hops.append(hop)
+        if problem is not None:
+            result.error, result.detail = problem
+        return result
+
+    async def _attempt(self, url: str, cap: int, *, robots: bool, headers: Mapping[str, str] | None = None,
+                       follow: bool = True) -> FetchResult:
         """One try: follow redirects hop by hop, each hop through the guards."""
         result = FetchResult(url=url)
         target, problem = parse_target(url)
@@ -278,14 +308,14 @@ class Fetcher:
                     path = target.raw_path.decode("ascii")
                     result.error, result.detail = "robots", f"robots.txt of {target.host} disallows {path}"
                     return result
-                hop, problem = await self._hop(target, cookies, budget, cap)
+                hop, problem = await self._hop(target, cookies, budget, cap, headers=headers)
                 if hop is not None:
                     result.hops.append(hop)
                 if problem is not None:
                     result.error, result.detail = problem
                     return result
                 assert hop is not None
-                if not hop.is_redirect:
+                if not hop.is_redirect or not follow:
                     return result
                 target, problem = self._follow(target, hop.header("location") or "")
             result.error = "too-many-redirects"
@@ -307,7 +337,8 @@ class Fetcher:
         return target, problem
 
     async def _hop(
-        self, url: httpx.URL, cookies: httpx.Cookies, budget: _Budget, cap: int
+        self, url: httpx.URL, cookies: httpx.Cookies, budget: _Budget, cap: int, *,
+        headers: Mapping[str, str] | None = None, method: str = "GET", content: bytes | None = None,
     ) -> tuple[Hop | None, Problem | None]:
         """One request in a host slot and an overall slot, timed against the budget."""
         loop = asyncio.get_running_loop()
@@ -315,15 +346,18 @@ class Fetcher:
             self._gates.started(gate)
             started = loop.time()
             try:
-                return await self._exchange(url, cookies, budget, cap)
+                return await self._exchange(url, cookies, budget, cap, headers=headers, method=method,
+                                            content=content)
             finally:
                 budget.left -= loop.time() - started
 
     async def _exchange(
-        self, url: httpx.URL, cookies: httpx.Cookies, budget: _Budget, cap: int
+        self, url: httpx.URL, cookies: httpx.Cookies, budget: _Budget, cap: int, *,
+        headers: Mapping[str, str] | None = None, method: str = "GET", content: bytes | None = None,
     ) -> tuple[Hop | None, Problem | None]:
         """One request and its body; the hop (if an answer came) and what went wrong."""
-        request = self._client.build_request("GET", url, cookies=cookies if len(cookies.jar) else None)
+        request = self._client.build_request(method, url, headers=headers, content=content,
+                                             cookies=cookies if len(cookies.jar) else None)
         sink = _BodySink(self._temp_dir / f"{self._prefix}-{next(self._names)}.body", cap)
         started_at = datetime.now(timezone.utc)
         self.stats.requests += 1
@@ -342,7 +376,7 @@ class Fetcher:
         if problem is not None and truncated is None:
             truncated = "time" if problem[0] == "timeout" else "disconnect"
         hop = Hop(
-            url=str(url), method="GET", request_headers=tuple(request.headers.raw),
+            url=str(url), method=method, request_headers=tuple(request.headers.raw),
             http_version=response.http_version, status=response.status_code,
             reason=response.reason_phrase, response_headers=_stored_headers(response.headers.raw),
             started_at=started_at, ip=_peer_ip(response), body_path=sink.path,
