@@ -93,6 +93,17 @@ def _had_permanent_redirect(result: FetchResult) -> bool:
     return any(hop.status in (301, 308) for hop in result.hops[:-1])
 
 
+def _moved_since_citation(result: FetchResult, cited_url: str, cited: PageText | None) -> bool:
+    """A permanent redirect now lands elsewhere than the cited URL led when it was cited.
+
+    A link whose cited copy was already reached through a 301 has not moved while
+    it still lands where the cited copy was fetched from (or a trivial variant)."""
+    if not _had_permanent_redirect(result) or judge.is_trivial_redirect(cited_url, result.final_url):
+        return False
+    landed_then = cited.final_url if cited is not None and cited.final_url else cited_url
+    return not judge.is_trivial_redirect(landed_then, result.final_url)
+
+
 async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url: str, changed_below: float,
                       probes: _Probes | None, extractor: TextExtractor) -> tuple[Judgement, PageText | None]:
     """The verdict of one check; also returns the live page text when it was extracted."""
@@ -105,7 +116,7 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
             if judge.looks_like_challenge(final.status, final.response_headers, read_html(result)):
                 return Judgement(Verdict.BLOCKED, "challenge", detail=f"HTTP {final.status} challenge page"), None
         return Judgement(verdict, reason, detail=result.detail or None), None
-    moved = _had_permanent_redirect(result) and not judge.is_trivial_redirect(cited_url, result.final_url)
+    moved = _moved_since_citation(result, cited_url, cited)
     if cited is not None and final.payload_digest == cited.payload_digest and not final.truncated:
         # nothing was extracted: the cited copy's text (maybe only its digest) is no text of the live page
         return _judge_identical(result, cited_url, moved), None
@@ -218,9 +229,24 @@ class Checker:
                 result, cited, cited_url=link["url"], changed_below=self.config.check.changed_below,
                 probes=self.probes, extractor=self.extractor,
             )
+            judgement = self._reviewed(link, result, judgement, live)
             return self._record(link, result, judgement, live)
         finally:
             result.cleanup()
+
+    def _reviewed(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
+                  live: PageText | None) -> Judgement:
+        """A reviewer's accept or false alarm quiets the same verdict on the same page (SPEC §9;
+        the rule is in archiver.review.decisions)."""
+        from .review.decisions import respect
+
+        quieted = respect(self.archive.store, link, verdict=judgement.verdict.value, reason=judgement.reason,
+                          digest=result.final.payload_digest if result.final else None,
+                          text=live.text if live else None, title=live.title if live else None,
+                          changed_below=self.config.check.changed_below)
+        if quieted is None:
+            return judgement
+        return Judgement(Verdict.OK, quieted.reason, judgement.similarity, detail=quieted.detail)
 
     def _record(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
                 live: PageText | None) -> CheckOutcome:
@@ -262,7 +288,9 @@ def extraction_pool(count: int) -> ProcessPoolExecutor | None:
 async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
                       on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
     """Check ``links`` concurrently (the fetcher enforces politeness); store each as it finishes."""
-    rows = list(links)
+    from .review.decisions import is_ignored
+
+    rows = [link for link in links if not is_ignored(link)]  # a reviewer ignores it: never fetched again
     outcomes: list[CheckOutcome] = []
     pool = extraction_pool(len(rows))
     try:

@@ -87,3 +87,28 @@ def test_a_one_word_edit_after_an_identical_check_is_a_minor_edit(world: Config,
     edited = check(world, url)
     assert (edited["verdict"], edited["reason"], edited["state"]) == ("ok", "minor-edit", "ok")
     assert 0.95 < edited["similarity"] < 1.0
+
+
+# -- 2. moved means moved since the citation -----------------------------------------------------
+
+
+def test_a_link_cited_through_a_301_is_not_moved_until_it_moves_again(world: Config, server: TestServer) -> None:
+    landing = server.route("/verdicts/moved-before/landing", ARTICLE)
+    url = server.route("/verdicts/moved-before/old", status=301, headers={"Location": landing})
+    snap(world, url)
+    for _ in range(2):  # the same 301 to the same page: nothing happened since it was cited
+        same = check(world, url)
+        assert (same["verdict"], same["reason"], same["state"]) == ("ok", "unchanged", "ok")
+    again = server.route("/verdicts/moved-before/elsewhere", ARTICLE)
+    server.routes["/verdicts/moved-before/old"] = Route(status=301, headers={"Location": again})
+    moved = check(world, url)
+    assert (moved["verdict"], moved["reason"], moved["state"]) == ("moved", "redirect", "moved")
+
+
+def test_a_cited_301_that_now_lands_on_an_edited_page_is_a_minor_edit(world: Config, server: TestServer) -> None:
+    landing = server.route("/verdicts/moved-before-edit/landing", ARTICLE)
+    url = server.route("/verdicts/moved-before-edit/old", status=301, headers={"Location": landing})
+    snap(world, url)
+    server.routes["/verdicts/moved-before-edit/landing"] = html_route(one_word_edited(ARTICLE))
+    edited = check(world, url)
+    assert (edited["verdict"], edited["reason"], edited["state"]) == ("ok", "minor-edit", "ok")
