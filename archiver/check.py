@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import judge
+from . import judge, walls
 from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
@@ -111,6 +111,8 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     final = result.final
     if implied is not None or final is None:
         verdict, reason = implied or (Verdict.FAILED, "connection")
+        if final is not None and final.status == 402:  # Payment Required: a paywall (archiver.walls)
+            return Judgement(Verdict.BLOCKED, "paywall", detail="HTTP 402 Payment Required"), None
         if final is not None and verdict is Verdict.FAILED and final.status in CHALLENGE_STATUSES:
             # a 503 can be a bot challenge: blocked, not dead
             if judge.looks_like_challenge(final.status, final.response_headers, read_html(result)):
@@ -122,7 +124,8 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
         return _judge_identical(result, cited_url, moved), None
     live = await extractor.of_result(result)
     text, title = (live.text, live.title) if live else ("", None)
-    if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url):
+    if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url) \
+            and not walls.is_consent_url(result.final_url):
         return Judgement(Verdict.FAILED, "redirect-to-root", detail=f"redirected to {result.final_url}"), live
     score = similarity(cited.text, text) if cited is not None and cited.text else None
     if score is None or score < changed_below:
@@ -157,6 +160,9 @@ async def _page_gone(result: FetchResult, live: PageText | None, cited: PageText
     title = live.title if live else None
     if judge.looks_like_challenge(final.status, final.response_headers, html):
         return Judgement(Verdict.BLOCKED, "challenge")
+    walled = _wall_or_notice(result, html, live, cited)
+    if walled is not None:
+        return walled
     if judge.looks_parked(html, title, result.final_url):
         return Judgement(Verdict.FAILED, "parked")
     cited_error_like = cited is not None and judge.looks_like_error_page(cited.title, cited.text)
@@ -164,7 +170,21 @@ async def _page_gone(result: FetchResult, live: PageText | None, cited: PageText
             and not cited_error_like:
         return Judgement(Verdict.FAILED, "soft-404", detail="the page reads as an error page")
     if probes is not None and await _answers_like_probe(result, live, cited, probes):
+        if walls.looks_hijacked(cited.title if cited else None, cited.text if cited else "", title, html):
+            return Judgement(Verdict.FAILED, "hijacked", detail="the host answers every path with an unrelated site")
         return Judgement(Verdict.FAILED, "soft-404", detail="the host answers unknown URLs the same way")
+    return None
+
+
+def _wall_or_notice(result: FetchResult, html: str, live: PageText | None, cited: PageText | None) -> Judgement | None:
+    """A paywall, consent or login wall (blocked), or a removal notice (failed): archiver.walls."""
+    text, cited_text = (live.text if live else ""), (cited.text if cited else "")
+    found = walls.wall(html, text, final_url=result.final_url, hop_urls=tuple(h.url for h in result.hops[:-1]),
+                       cited_text=cited_text, status=result.status or 0)
+    if found is not None:
+        return Judgement(Verdict.BLOCKED, found[0], detail=found[1])
+    if walls.removal_notice(live.title if live else None, text, live.heading if live else None, cited_text):
+        return Judgement(Verdict.FAILED, "removed", detail="the page now reads as a removal notice")
     return None
 
 
