@@ -103,7 +103,8 @@ class Harvester:
         for path in paths:
             if not Path(path).is_file():
                 raise UsageError(f"{path}: no such file")
-            collected = collect_file(Path(path), include_comments=self.config.collect.include_comments)
+            # one file is one source however it was named (relative, absolute, through "..")
+            collected = collect_file(Path(path).resolve(), include_comments=self.config.collect.include_comments)
             harvest.add(self.record(collected, "file", name))
         return harvest
 

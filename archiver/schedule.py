@@ -36,6 +36,8 @@ def run_scheduled_sweep(config: Config, report_writer: Callable[..., Any] | None
     except Exception:  # noqa: BLE001 - a failed sweep must not stop the schedule
         log.exception("scheduled sweep failed")
         return
+    for note in summary.all_notes():
+        log.warning("%s", note)
     for line in summary.lines():
         log.info("%s", line)
 

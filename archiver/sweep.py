@@ -21,6 +21,7 @@ from .fetch import Fetcher
 from .fetchers import warm_up
 from .harvest import Harvest, Harvester
 from .snapshot import SnapshotOutcome, capture_links
+from .states import due_cutoffs
 from .store import iso, utcnow
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class SweepSummary:
     reports: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    notes: list[str] = field(default_factory=list)  # what the user should know first
+    reached: int = 0  # fetches that got an HTTP answer
+    unreached: Counter[str] = field(default_factory=Counter)  # fetches that got none, by reason
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,7 +54,18 @@ class SweepSummary:
             "problems": self.problems, "captured": dict(self.captured), "checked": dict(self.checked),
             "bytes": self.bytes, "states": self.states, "reports": self.reports, "repaired": self.repaired,
             "stages": {name: round(seconds, 3) for name, seconds in self.stages.items()},
+            "notes": self.all_notes(),
         }
+
+    def all_notes(self) -> list[str]:
+        notes = list(self.notes)
+        if self.unreached and not self.reached:
+            notes.append(
+                f"no site could be reached ({_counts(self.unreached)}): is this machine offline? "
+                "The links stay `failing` and are retried; none is declared dead before "
+                "[check] confirm_checks failures over confirm_span"
+            )
+        return notes
 
     def lines(self) -> list[str]:
         captured = sum(self.captured.values())
@@ -78,6 +93,17 @@ def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{key} {value}" for key, value in sorted(counter.items())) or "none"
 
 
+# Failures that say nothing about the page: the network between us and every site.
+_NETWORK_REASONS = frozenset({"dns", "refused", "timeout", "connection", "unreachable"})
+
+
+def _count_reach(summary: SweepSummary, answered: bool, reason: str | None) -> None:
+    if answered:
+        summary.reached += 1
+    elif reason in _NETWORK_REASONS:
+        summary.unreached[reason or ""] += 1
+
+
 Progress = Callable[[str, int], None]  # (stage, total) to start a stage; ("", 1) to advance
 
 
@@ -97,6 +123,7 @@ def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | N
 
     def captured(outcome: SnapshotOutcome) -> None:
         summary.captured[outcome.state] += 1
+        _count_reach(summary, bool(outcome.result.hops), outcome.result.error)
         summary.bytes += sum(hop.body_length for hop in outcome.result.hops)
         if progress:
             progress("", 1)
@@ -106,7 +133,7 @@ def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | N
 
 
 def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | None, skip: set[int]) -> None:
-    due = [row for row in archive.store.due_links(utcnow()) if row["id"] not in skip]
+    due = [row for row in archive.store.due_links(due_cutoffs(archive.config.check, utcnow())) if row["id"] not in skip]
     if not due:
         return
     from .check import check_links  # noqa: PLC0415 - the checker's text extraction is slow to import; most sweeps of new links need none
@@ -116,6 +143,7 @@ def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | Non
 
     def checked(outcome: CheckOutcome) -> None:
         summary.checked[outcome.state] += 1
+        _count_reach(summary, outcome.result_status is not None, outcome.judgement.reason)
         if progress:
             progress("", 1)
 
@@ -138,6 +166,13 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     warm_up()  # fetch workers' fork server: starts while we collect
     if archive.config.sources:
         asyncio.run(_collect(archive, summary))
+    else:
+        where = archive.config.path or "the configuration (built-in defaults: no config.toml found)"
+        summary.notes.append(
+            f"nothing to collect: {where} has no [[sources]]. Add one, for example\n"
+            '      [[sources]]\n      path = "articles/*.html"   # or url = "https://…/article/", or feed = "https://…/feed/"\n'
+            "  or capture single pages with `archiver snapshot URL`"
+        )
     stage("collect")
     just_captured = _capture_new(archive, summary, progress)
     stage("capture")

@@ -16,6 +16,7 @@ every link (JSON) is read from it while it is written.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -69,8 +70,12 @@ def _copy_atomically(source: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
-def write_reports(store: Store, reports_dir: Path, formats: Iterable[str], now: datetime | None = None) -> list[Path]:
-    """Write ``report-YYYYMMDDTHHMMSSZ.<fmt>`` and ``latest.<fmt>`` per format; returns the paths written."""
+def write_reports(store: Store, reports_dir: Path, formats: Iterable[str], now: datetime | None = None,
+                  keep: int | None = None) -> list[Path]:
+    """Write ``report-YYYYMMDDTHHMMSSZ.<fmt>`` and ``latest.<fmt>`` per format; returns the paths written.
+
+    With ``keep``, only the newest ``keep`` timestamped reports of each format stay (``latest.*`` always).
+    """
     formats = list(dict.fromkeys(formats))
     for fmt in formats:
         if fmt not in RENDERERS:
@@ -85,7 +90,21 @@ def write_reports(store: Store, reports_dir: Path, formats: Iterable[str], now: 
         write_report(data, fmt, report)
         _copy_atomically(report, latest)
         written += [report, latest]
+        if keep is not None:
+            prune_reports(reports_dir, fmt, keep)
     return written
+
+
+def prune_reports(reports_dir: Path, fmt: str, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` ``report-<stamp>.<fmt>`` files (names sort by time); returns those deleted."""
+    dated = sorted(p for p in reports_dir.glob(f"report-*.{fmt}") if _STAMPED.fullmatch(p.name))
+    doomed = dated[:-keep] if keep > 0 else dated
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+_STAMPED = re.compile(r"report-\d{8}T\d{6}Z\.\w+")
 
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
