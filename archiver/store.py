@@ -14,6 +14,7 @@ Tables (browse them with any SQLite tool):
     texts       main text extracted from a payload, keyed by payload digest
     checks      every check of a link: verdict, reason, evidence capture
     sweeps      one row per sweep with its summary
+    decisions   a reviewer's decisions on links and hosts (SPEC §9), undone ones kept
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .errors import StoreError
 from .models import FetchResult, RecordLocation, State
 
 DB_NAME = "archive.db"
+IGNORED = "ignored"  # the reason of a link a reviewer ignores (state excluded)
 
 
 def utcnow() -> datetime:
@@ -184,7 +186,34 @@ def _migrate_v1(db: sqlite_utils.Database) -> None:
     _run_ddl(db, _V1)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1]
+_DECISIONS = """
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY,
+    link_id INTEGER REFERENCES links(id),   -- NULL for a host-wide decision
+    host TEXT,                              -- the host of a host-wide ignore
+    decision TEXT NOT NULL,                 -- accept | false-alarm | ignore | note
+    note TEXT,
+    decided_by TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    verdict TEXT,                           -- accept, false-alarm: the verdict decided on ...
+    reason TEXT,
+    judged_capture_id INTEGER REFERENCES captures(id),   -- ... and the capture it was judged on
+    judged_digest TEXT,
+    before TEXT,                            -- JSON {link id: link columns before}: what undo restores
+    ended_at TEXT,                          -- accept, false-alarm: the page changed again then
+    undone_at TEXT,
+    undone_by TEXT
+);
+CREATE INDEX decisions_link ON decisions(link_id);
+CREATE INDEX decisions_host ON decisions(host)
+"""
+
+
+def _migrate_decisions(db: sqlite_utils.Database) -> None:
+    _run_ddl(db, _DECISIONS)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -302,9 +331,13 @@ class Store:
         if row:
             return int(row["id"])
         stamp = iso(now or utcnow())
+        host = urlsplit(url).hostname or ""
+        # a link first seen on a host a reviewer ignores is excluded from the start (SPEC §9)
+        state, reason = (State.EXCLUDED.value, IGNORED) if self.host_ignored(host) else (State.PENDING.value, None)
         cursor = self.db.execute(
-            "INSERT INTO links (url, url_as_cited, host, state, state_since, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
-            [url, url_as_cited or url, (urlsplit(url).hostname or ""), State.PENDING.value, stamp, stamp],
+            "INSERT INTO links (url, url_as_cited, host, state, reason, state_since, first_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [url, url_as_cited or url, host, state, reason, stamp, stamp],
         )
         return int(cursor.lastrowid or 0)
 
@@ -325,12 +358,16 @@ class Store:
     def links_without_capture(self) -> list[tuple[int, str]]:
         """(id, url) of links never captured nor judged yet: the new links of a sweep."""
         rows = self.db.execute(
-            "SELECT id, url FROM links WHERE cited_capture_id IS NULL AND last_checked IS NULL ORDER BY id"
+            "SELECT id, url FROM links WHERE cited_capture_id IS NULL AND last_checked IS NULL "
+            "AND NOT (state = 'excluded' AND reason = 'ignored') ORDER BY id"
         )
         return [(int(row[0]), str(row[1])) for row in rows]
 
     def update_link(self, link_id: int, **values: Any) -> None:
         self._update("links", link_id, values)
+
+    def states_by_id(self) -> dict[int, str]:
+        return {int(row[0]): str(row[1]) for row in self.db.execute("SELECT id, state FROM links")}
 
     def count_by_state(self) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("SELECT state, count(*) AS n FROM links GROUP BY state")}
@@ -516,6 +553,57 @@ class Store:
 
     def sweeps(self) -> list[dict[str, Any]]:
         return list(self._rows("SELECT * FROM sweeps ORDER BY id"))
+
+    # -- decisions (SPEC §9; the rules are in archiver.review.decisions)
+
+    def add_decision(self, values: dict[str, Any]) -> int:
+        return self._insert("decisions", values)
+
+    def update_decision(self, decision_id: int, **values: Any) -> None:
+        self._update("decisions", decision_id, values)
+
+    def decision(self, decision_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM decisions WHERE id = ?", [decision_id])
+
+    def decisions(self, *, link_id: int | None = None, host: str | None = None,
+                  include_undone: bool = True, limit: int | None = None) -> list[dict[str, Any]]:
+        """Decisions, newest first, with the URL of their link; ``link_id`` and ``host``
+        select a link's own decisions and those on its host."""
+        where, params = [], []
+        if link_id is not None or host is not None:
+            where.append("(d.link_id = ? OR (d.link_id IS NULL AND d.host = ?))")
+            params += [link_id, host]
+        if not include_undone:
+            where.append("d.undone_at IS NULL")
+        sql = ("SELECT d.*, l.url AS url FROM decisions d LEFT JOIN links l ON l.id = d.link_id"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY d.id DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return list(self._rows(sql, params))
+
+    def host_ignored(self, host: str) -> bool:
+        return self._one("SELECT 1 AS x FROM decisions WHERE host = ? AND link_id IS NULL AND decision = 'ignore' "
+                         "AND undone_at IS NULL LIMIT 1", [host]) is not None
+
+    def link_ids_of_host(self, host: str) -> list[int]:
+        return [int(row[0]) for row in self.db.execute("SELECT id FROM links WHERE host = ? ORDER BY id", [host])]
+
+    def check(self, check_id: int | None) -> dict[str, Any] | None:
+        if check_id is None:
+            return None
+        return self._one("SELECT * FROM checks WHERE id = ?", [check_id])
+
+    def report_reviews(self) -> tuple[dict[int, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The latest decision not undone per link id, and per host (host-wide decisions)."""
+        by_link: dict[int, dict[str, Any]] = {}
+        by_host: dict[str, dict[str, Any]] = {}
+        for row in self._rows("SELECT id, link_id, host, decision, note, decided_by, decided_at FROM decisions "
+                              "WHERE undone_at IS NULL ORDER BY id"):
+            if row["link_id"] is not None:
+                by_link[int(row["link_id"])] = row
+            elif row["host"]:
+                by_host[row["host"]] = row
+        return by_link, by_host
 
     # -- reports
     # Streaming, column-limited queries for archiver.report: 10,000 links in a few MB.
