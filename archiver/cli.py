@@ -497,3 +497,103 @@ def schedule(ctx: click.Context) -> None:
 
     config = get_config(ctx)
     run_schedule(config, report_writer=_report_writer(config))
+
+
+# -- review ---------------------------------------------------------------------
+
+
+def _reviewer(config: Config, given: str | None) -> str:
+    """Who decides from the command line: --by, else [serve] reviewer, else the login name."""
+    import getpass
+
+    if given:
+        return given
+    if config.serve.reviewer:
+        return config.serve.reviewer
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _decision_line(row: dict[str, Any]) -> str:
+    target = row.get("url") or f"host {row['host']}"
+    state = f"  undone {row['undone_at']} by {row['undone_by']}" if row["undone_at"] else ""
+    ended = f"  (ended {row['ended_at']}: the page changed again)" if row.get("ended_at") else ""
+    note = f"  — {row['note']}" if row["note"] else ""
+    return f"#{row['id']:<5} {row['decided_at']}  {row['decision']:<11} {target}  by {row['decided_by']}{note}{ended}{state}"
+
+
+@cli.command()
+@click.argument("url", required=False)
+@click.option("--host", metavar="HOST", help="Decide on every link of HOST (only with --ignore).")
+@click.option("--accept", "decision", flag_value="accept", help="Accept the change: the latest capture becomes the cited copy.")
+@click.option("--false-alarm", "decision", flag_value="false-alarm",
+              help="The verdict is wrong: ok, and not raised again until the page changes again.")
+@click.option("--ignore", "decision", flag_value="ignore", help="Never fetch the link (or the host's links) again.")
+@click.option("--note", metavar="TEXT", help="Attach a note (alone, or with a decision).")
+@click.option("--undo", "undo_id", type=int, metavar="ID", help="Undo decision ID: the previous state comes back.")
+@click.option("--list", "list_all", is_flag=True, help="List decisions, newest first (with URL: that link's).")
+@click.option("--by", "by", metavar="NAME", help="Reviewer name recorded (default: [serve] reviewer, else your login).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@handle_errors
+def review(ctx: click.Context, url: str | None, host: str | None, decision: str | None, note: str | None,
+           undo_id: int | None, list_all: bool, by: str | None, fmt: str) -> None:
+    """Record a reviewer's decision on a link or a host; list or undo decisions (SPEC §9).
+
+    Each decision records who and when, shows in every report format and in
+    `archiver serve`, is respected by the next check and sweep, and can be
+    undone (the link gets back its exact previous state, cited copy included).
+
+    \b
+    Examples:
+      archiver review https://example.com/page --accept
+      archiver review https://example.com/page --false-alarm --note "only the ads changed"
+      archiver review --host spam.example --ignore
+      archiver review https://example.com/page --note "ask the author for a new source"
+      archiver review --list
+      archiver review --undo 12
+    """
+    from .collect.normalize import normalize_url
+    from .review.decisions import NOTE, decide, undo
+
+    config = get_config(ctx)
+    actions = sum(bool(x) for x in (decision, undo_id is not None, list_all))
+    if actions > 1:
+        raise click.UsageError("give one of --accept, --false-alarm, --ignore, --undo, --list")
+    if not actions and not note:
+        raise click.UsageError("nothing to do: give --accept, --false-alarm, --ignore, --note TEXT, --undo ID or --list")
+    if host and url:
+        raise click.UsageError("give a URL or --host, not both")
+    if (decision or note) and not (url or host) and undo_id is None and not list_all:
+        raise click.UsageError("a decision needs a URL (or --host HOST with --ignore)")
+    with open_archive(ctx, config, "review") as archive:
+        store = archive.store
+        if list_all:
+            link = store.link(normalize_url(url)) if url else None
+            if url and link is None:
+                raise ArchiverError(f"{url}: not in the archive")
+            rows = store.decisions(link_id=link["id"], host=link["host"]) if link else \
+                store.decisions(host=host.lower()) if host else store.decisions()
+            if fmt == "json":
+                click.echo(json.dumps(rows, indent=2))
+            else:
+                click.echo("\n".join(_decision_line(row) for row in rows) or "no decisions yet")
+            return
+        who = _reviewer(config, by)
+        if undo_id is not None:
+            row = undo(store, undo_id, by=who)
+            click.echo(f"undone: {_decision_line(row)}")
+            return
+        target_url = normalize_url(url) if url else None
+        rows = []
+        if decision:
+            rows.append(decide(store, decision, url=target_url, host=host, note=note, by=who))
+        elif note:
+            if host:
+                raise click.UsageError("a note goes on a link: give its URL")
+            rows.append(decide(store, NOTE, url=target_url, note=note, by=who))
+        for row in rows:
+            row["url"] = row.get("url") or target_url if row["link_id"] else None
+            click.echo(json.dumps(row, indent=2) if fmt == "json" else f"recorded: {_decision_line(row)}")

@@ -164,7 +164,30 @@ def _card(item: GroupEntry) -> str:
     diff = _diff(entry.diff, entry.similarity) if entry.diff is not None else ""
     return (f'<article class="link s-{state}" data-state="{state}" data-link="{entry.id}"{id_attr}>'
             f'<header><span class="badge">{state}</span>{anchor(entry.url)}{reason}{new}</header>'
-            f"{title}{_facts(entry)}{_citations(item)}{evidence}{diff}</article>")
+            f"{title}{_facts(entry)}{review_line(entry)}{_citations(item)}{evidence}{diff}</article>")
+
+
+def review_line(entry: LinkEntry) -> str:
+    """The latest decision in force on the link, if any."""
+    if entry.review is None:
+        return ""
+    note = f": {e(entry.review.note)}" if entry.review.note else ""
+    return (f'<p class="review">Reviewer: <b>{e(entry.review.decision)}</b> by {e(entry.review.by)} at '
+            f"<time>{e(entry.review.at)}</time>{note}</p>")
+
+
+def reviewed_section(data: ReportData) -> str:
+    """The reviewer's decisions in force (accepted changes and false alarms are ok links: listed only here)."""
+    if not data.reviewed:
+        return ""
+    items = []
+    for item in data.reviewed:
+        target = anchor(item.target) if item.state else f"every link of host <b>{e(item.target)}</b>"
+        now = (f' <span class="muted">now {e(item.state)}{" / " + e(item.reason) if item.reason else ""}</span>'
+               if item.state else "")
+        items.append(f'<li data-decision="{e(item.review.decision)}">{target}: {e(item.line)}{now}</li>')
+    return (f'<section id="reviewed"><h2>Reviewer decisions in force <small>({len(data.reviewed)})</small></h2>'
+            f'<ul class="panel">{"".join(items)}</ul></section>')
 
 
 def _article_head(group: ArticleGroup) -> str:
@@ -234,6 +257,7 @@ def stream(data: ReportData) -> Iterator[str]:
     ])
     yield from _problems(data)
     yield _unchecked(data)
+    yield reviewed_section(data)
     yield ("<footer>Replay URLs assume pywb serving this archive's <code>warcs/</code> as collection "
            f"<code>archive</code> at <code>{e(data.replay_base)}</code> (see the README). "
            "The JSON report lists every link, ok ones included.</footer></main>\n"

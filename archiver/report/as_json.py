@@ -2,7 +2,9 @@
 
 The SPEC fields are always present (``null`` when unknown). Added fields:
 top-level ``since``, ``summary`` and ``changes_since_previous_sweep``; per link
-``title``, ``state_since``, ``change``, ``evidence`` (the capture of the last
+``title``, ``state_since``, ``change``, ``review`` (the latest decision in force on
+the link or its host: ``decision``, ``by``, ``at``, ``note``, and ``host`` for a
+host-wide one), ``evidence`` (the capture of the last
 check, for states other than ok and pending), ``cited_copy.replay`` (pywb
 URL) and ``diff`` (``changed`` links: the condensed main-text diff). Added fields are left out when empty. ``<``, ``>`` and
 ``&`` are written as ``\\u003c``, ``\\u003e``, ``\\u0026``, so the file is safe
@@ -69,6 +71,11 @@ def link_json(entry: LinkEntry) -> dict[str, Any]:
         extras["evidence"] = _capture(entry.evidence)
     if entry.diff is not None:
         extras["diff"] = _diff(entry.diff)
+    if entry.review is not None:
+        review = entry.review
+        extras["review"] = {"decision": review.decision, "by": review.by, "at": review.at, "note": review.note}
+        if review.host:
+            extras["review"]["host"] = review.host
     out.update((key, value) for key, value in extras.items() if value is not None)
     return out
 

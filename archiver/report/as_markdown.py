@@ -106,6 +106,9 @@ def _link(item: GroupEntry) -> list[str]:
     lines += [line for line in (_copy("evidence", entry.evidence), _copy("cited copy", entry.cited_copy)) if line]
     if entry.diff is not None:
         lines += _diff(entry.diff, entry.similarity)
+    if entry.review is not None:
+        note = f": {md(entry.review.note)}" if entry.review.note else ""
+        lines.append(f"  - reviewer: {md(entry.review.decision)} by {md(entry.review.by)} at {md(entry.review.at)}{note}")
     return lines
 
 
@@ -152,6 +155,13 @@ def stream(data: ReportData) -> Iterator[str]:
         yield _lines(["", f"## Not checked ({len(data.unchecked)})", ""])
         for entry in data.unchecked:
             yield f"- {md(entry.state)} {link(entry.url)}" + (f" — {md(entry.reason)}" if entry.reason else "") + "\n"
+    if data.reviewed:
+        yield _lines(["", f"## Reviewer decisions in force ({len(data.reviewed)})", ""])
+        for decided in data.reviewed:
+            target = link(decided.target) if decided.state else f"every link of host {md(decided.target)}"
+            now = (f" (now {md(decided.state)}{' / ' + md(decided.reason) if decided.reason else ''})"
+                   if decided.state else "")
+            yield f"- {target}: {md(decided.line)}{now}\n"
 
 
 def _lines(lines: list[str]) -> str:

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..store import Store, iso, utcnow
 from .changes import Baseline, baseline_for
@@ -36,6 +37,8 @@ from .model import (
     GroupEntry,
     LinkEntry,
     ReportData,
+    Review,
+    Reviewed,
     StoredCopy,
 )
 from .textdiff import text_diff
@@ -73,6 +76,21 @@ def _copy(row: dict[str, Any], replay_base: str, link_url: str) -> StoredCopy:
     )
 
 
+Reviews = tuple[dict[int, dict[str, Any]], dict[str, dict[str, Any]]]  # Store.report_reviews()
+
+
+def _review(entry: LinkEntry, reviews: Reviews) -> Review | None:
+    """The later of the link's own latest decision and its host's."""
+    by_link, by_host = reviews
+    own = by_link.get(entry.id)
+    host = by_host.get(urlsplit(entry.url).hostname or "") if by_host else None
+    row = max((r for r in (own, host) if r is not None), key=lambda r: int(r["id"]), default=None)
+    if row is None:
+        return None
+    return Review(int(row["id"]), row["decision"], row["decided_by"], row["decided_at"], row["note"],
+                  row["host"] if row["link_id"] is None else None)
+
+
 def _citation(row: dict[str, Any]) -> CitationRef:
     return CitationRef(
         source=_share(row["source"]), source_title=_share(row["source_title"]), where=_share(row["place"]),
@@ -102,9 +120,9 @@ class LinkStream:
     """Every link of a report in URL order, read from the store each time it is iterated."""
 
     def __init__(self, store: Store, since: datetime | None, replay_base: str, held: dict[int, LinkEntry],
-                 total: int) -> None:
+                 total: int, reviews: Reviews = ({}, {})) -> None:
         self.store, self.since, self.replay_base = store, since, replay_base
-        self.held, self.total = held, total
+        self.held, self.total, self.reviews = held, total, reviews
 
     def __len__(self) -> int:
         return self.total
@@ -123,6 +141,7 @@ class LinkStream:
             entry.cited_copy = _copy(copy[0], self.replay_base, url) if copy else None
             entry.title = entry.cited_copy.title if entry.cited_copy else None
             entry.citations = [_citation(c) for c in cited]
+            entry.review = _review(entry, self.reviews)
             yield entry
 
 
@@ -233,11 +252,29 @@ def build_report(store: Store, *, since: datetime | None = None, now: datetime |
     gather = _Gatherer(store, replay_base, baseline)
     held = gather.scan(since)
     gather.complete(held)
+    reviews = store.report_reviews()
+    for entry in held:
+        entry.review = _review(entry, reviews)
+    reviewed = _reviewed(store, reviews)
     problems = [entry for entry in held if entry.state in PROBLEM_STATES]
     unchecked = sorted((e for e in held if e.state in UNCHECKED_STATES), key=_sort_key)
     return ReportData(
         generated_at=iso(now), since=iso(since) if since else None, counts=tuple(gather.counts.items()),
-        total=gather.total, links=LinkStream(store, since, replay_base, {e.id: e for e in held}, gather.total),
+        total=gather.total, links=LinkStream(store, since, replay_base, {e.id: e for e in held}, gather.total, reviews),
         changes=baseline.section(held), articles=group_by_article(problems), unchecked=unchecked,
-        problem_total=len(problems), replay_base=replay_base,
+        problem_total=len(problems), replay_base=replay_base, reviewed=reviewed,
     )
+
+
+def _reviewed(store: Store, reviews: Reviews) -> list[Reviewed]:
+    """Every decision in force, newest first: on links (with their state now) and on hosts."""
+    by_link, by_host = reviews
+    items = []
+    for link_id, row in by_link.items():
+        link = store.link_by_id(link_id)
+        review = Review(int(row["id"]), row["decision"], row["decided_by"], row["decided_at"], row["note"], None)
+        items.append(Reviewed(review, link["url"], link["state"], link["reason"]))
+    for host, row in by_host.items():
+        items.append(Reviewed(Review(int(row["id"]), row["decision"], row["decided_by"], row["decided_at"],
+                                     row["note"], host), host, None, None))
+    return sorted(items, key=lambda item: -item.review.id)

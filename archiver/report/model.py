@@ -139,6 +139,34 @@ class TextDiff:
     note: str | None = None  # why there is nothing to show, if so
 
 
+@dataclass(frozen=True, slots=True)
+class Review:
+    """The latest decision in force on a link, or on its host (SPEC §9)."""
+
+    id: int
+    decision: str  # accept | false-alarm | ignore | note
+    by: str
+    at: str
+    note: str | None
+    host: str | None  # set when the decision is on the whole host
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """A decision in force, for the reports' list of decisions: on a link (url) or a host."""
+
+    review: Review
+    target: str  # the link's URL, or the host
+    state: str | None  # the link's state now (None for a host)
+    reason: str | None
+
+    @property
+    def line(self) -> str:
+        """``accept by alice at 2026-...: note`` (plain text; each format escapes it)."""
+        note = f": {self.review.note}" if self.review.note else ""
+        return f"{self.review.decision} by {self.review.by} at {self.review.at}{note}"
+
+
 @dataclass(slots=True)
 class LinkEntry:
     """One link with everything any format shows about it."""
@@ -159,6 +187,7 @@ class LinkEntry:
     citations: list[CitationRef] = field(default_factory=list)
     diff: TextDiff | None = None
     change: str | None = None  # kind of change since the previous sweep
+    review: Review | None = None  # the latest decision in force (archiver review, the workbench)
 
     @property
     def anchor(self) -> str:
@@ -228,3 +257,4 @@ class ReportData:
     unchecked: list[LinkEntry]  # pending and excluded links
     problem_total: int  # distinct problem links
     replay_base: str = DEFAULT_REPLAY_BASE
+    reviewed: list[Reviewed] = field(default_factory=list)  # decisions in force, newest first
