@@ -5,33 +5,59 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from . import __version__
 from .config import Config, find_config, load_config
-from .errors import ArchiverError, InvalidURL
+from .errors import ArchiverError, ConfigError, InvalidURL, StoreError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ExitCode(enum.IntEnum):
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    FAIL_ON = 3
+    """SPEC §3, plus 4; the table is in ``archiver --help`` and the README."""
+
+    OK = 0  # done; some items may have failed (each says so), but not all of them
+    ERROR = 1  # unexpected error (a bug): the message says how to see details
+    USAGE = 2  # bad argument or config, unusable archive directory or database, archive busy
+    FAIL_ON = 3  # `check --fail-on STATES`: a link is in one of them
+    NOTHING_SUCCEEDED = 4  # `snapshot`, `collect`: every capture or source failed
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"archiver: {message}", err=True)
     sys.exit(code)
+
+
+# sqlite3 messages that mean the database file itself is damaged or unreadable.
+_DAMAGED = ("malformed", "not a database", "disk i/o error", "file is encrypted")
+# ... and those that mean it cannot be opened or written as it is.
+_UNUSABLE = ("unable to open", "readonly", "database or disk is full", "locked")
+
+
+def _database_problem(exc: sqlite3.DatabaseError) -> str | None:
+    """A message naming the database and what to do, or None (an error of ours: a bug)."""
+    text = str(exc)
+    ctx = click.get_current_context(silent=True)
+    config = (ctx.find_object(dict) or {}).get("config") if ctx is not None else None
+    db = str(config.archive.dir / "archive.db") if config is not None and not config.archive.database else "the database"
+    if any(marker in text.lower() for marker in _DAMAGED):
+        return (f"{db}: the archive database is damaged (SQLite: {text}). Stop using it until repaired: "
+                f"copy it aside, then `sqlite3 {db} .recover | sqlite3 recovered.db` and put recovered.db "
+                f"in its place (the WARC files are not affected), or restore it from a backup")
+    if any(marker in text.lower() for marker in _UNUSABLE):
+        return f"{db}: cannot use the archive database: {text}"
+    return None
 
 
 def handle_errors(func: F) -> F:
@@ -42,6 +68,10 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ArchiverError as exc:
+            if isinstance(exc, StoreError) and isinstance(exc.__context__, sqlite3.DatabaseError):
+                problem = _database_problem(exc.__context__)  # the store could not open it
+                if problem is not None:
+                    _fail(problem, ExitCode.USAGE)
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
@@ -53,12 +83,26 @@ def handle_errors(func: F) -> F:
             sys.exit(ExitCode.OK)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except sqlite3.DatabaseError as exc:
+            problem = _database_problem(exc)
+            if problem is None:
+                _unexpected(exc)
+            _fail(problem, ExitCode.USAGE)
+        except OSError as exc:
+            if exc.filename is None:  # not about a file the user can fix: a network or system problem
+                _unexpected(exc)
+            where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else str(exc.filename)
+            _fail(f"{where}: {exc.strerror or exc}", ExitCode.USAGE)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            if logging.getLogger().isEnabledFor(logging.DEBUG):
-                traceback.print_exc()
-            _fail(f"unexpected error: {type(exc).__name__}: {exc} (run with -v for details)", ExitCode.ERROR)
+            _unexpected(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _unexpected(exc: BaseException) -> NoReturn:
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        traceback.print_exception(exc)
+    _fail(f"unexpected error: {type(exc).__name__}: {exc} (run with -vv for details)", ExitCode.ERROR)
 
 
 def get_config(ctx: click.Context) -> Config:
@@ -72,6 +116,7 @@ def get_config(ctx: click.Context) -> Config:
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (repeat for debug output).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("--wait", "lock_wait", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              callback=lambda ctx, param, value: _check_wait(value),
               help="How long to wait for another run holding the archive before giving up (exit 2).")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool, lock_wait: float) -> None:
@@ -82,16 +127,41 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool, 
       archiver snapshot https://example.com/cited-page
       archiver collect article.txt
       archiver sweep && archiver report --format md
+
+    \b
+    Exit codes:
+      0  done (items that failed are reported one by one)
+      1  unexpected error (a bug; -vv shows the traceback)
+      2  bad argument or configuration, unusable archive directory or
+         database, or the archive is busy (the message says which)
+      3  check --fail-on STATES: a link ended in one of those states
+      4  nothing succeeded: every capture (snapshot) or source (collect) failed
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="archiver: %(message)s", stream=sys.stderr)
-    try:
-        config = load_config(find_config(config_path))
-    except ArchiverError as exc:
-        _fail(str(exc), exc.exit_code)
+    config = handle_errors(_load)(config_path)
     ctx.ensure_object(dict)["config"] = config
     ctx.obj["quiet"] = quiet
     ctx.obj["lock_wait"] = lock_wait
+
+
+def _check_wait(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise click.BadParameter(f"expected a finite number of seconds >= 0, got {value}", param_hint="--wait")
+    return value
+
+
+def _load(config_path: str | None) -> Config:
+    """The configuration, with an archive directory that can be a directory."""
+    config = load_config(find_config(config_path))
+    where = f"{config.path}: [archive] dir" if config.path else "[archive] dir (built-in default)"
+    for path in (config.archive.dir, *config.archive.dir.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(f"{where}: {path} is a file, not a directory" if path == config.archive.dir
+                                  else f"{where}: {config.archive.dir}: {path} is a file, not a directory")
+            break
+    return config
 
 
 def open_archive(ctx: click.Context, config: Config, what: str) -> Any:
@@ -167,6 +237,11 @@ def snapshot(ctx: click.Context, urls: tuple[str, ...], fmt: str) -> None:
         click.echo(json.dumps([_outcome_json(o) for o in outcomes], indent=2))
     if rejected:
         sys.exit(ExitCode.USAGE)
+    failed = sum(not o.ok for o in outcomes)
+    if failed:
+        click.echo(f"archiver: {failed} of {len(outcomes)} capture(s) failed", err=True)
+        if failed == len(outcomes):
+            sys.exit(ExitCode.NOTHING_SUCCEEDED)
 
 
 def _outcome_json(outcome: Any) -> dict[str, Any]:
@@ -271,14 +346,17 @@ def collect(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
         click.echo(f"archiver: {problem.source}:{problem.position}: {problem.message}", err=True)
     if fmt == "json":
         click.echo(json.dumps([_citation_json(c, states.get(c.url)) for c in harvest.citations], indent=2))
-        return
-    for collected in harvest.collected:
-        mine = [c for c in harvest.citations if c.source == collected.source]
-        title = f" — {collected.title}" if collected.title else ""
-        click.echo(f"{collected.source}{title}: {len(mine)} citation(s)")
-        for citation in mine:
-            click.echo("  " + _citation_line(citation).replace("\n", "\n  "))
-    click.echo(f"{len(harvest.citations)} citation(s), {harvest.new} new, {harvest.removed} removed")
+    else:
+        for collected in harvest.collected:
+            mine = [c for c in harvest.citations if c.source == collected.source]
+            title = f" — {collected.title}" if collected.title else ""
+            click.echo(f"{collected.source}{title}: {len(mine)} citation(s)")
+            for citation in mine:
+                click.echo("  " + _citation_line(citation).replace("\n", "\n  "))
+        click.echo(f"{len(harvest.citations)} citation(s), {harvest.new} new, {harvest.removed} removed")
+    if harvest.problems and not harvest.collected:
+        click.echo("archiver: nothing was collected: every source failed", err=True)
+        sys.exit(ExitCode.NOTHING_SUCCEEDED)
 
 
 def _citation_json(c: Any, state: str | None) -> dict[str, Any]:
@@ -467,10 +545,21 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
 
     config = get_config(ctx)
     db_path = config.archive.dir / DB_NAME
+    if output:
+        parent = Path(output).parent
+        if not parent.is_dir():
+            raise click.BadParameter(f"{parent} is not a directory (create it first)", param_hint="-o/--output")
+        if Path(output).is_dir():
+            raise click.BadParameter(f"{output} is a directory; give a file name", param_hint="-o/--output")
+    try:
+        moment = parse_since(since) if since else None
+    except OverflowError:  # a duration reaching back before the year 1
+        raise UsageError(f"--since: {since} reaches back further than any date; give a shorter duration "
+                         "or a date like 2026-11-01") from None
     if not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver sweep` first)")
     with Store(db_path) as store:
-        data = build_report(store, since=parse_since(since) if since else None)
+        data = build_report(store, since=moment)
         write_report(data, fmt, Path(output) if output else sys.stdout)
     if output:
         click.echo(f"wrote {output}", err=True)

@@ -23,6 +23,11 @@ DEFAULT_USER_AGENT = f"archiver/{__version__} (+https://github.com/archiver-proj
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$", re.I)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Durations and sizes beyond these are typos (and overflow date arithmetic):
+# a config naming them is refused, naming the key.
+MAX_DURATION = 100 * 365 * 86400.0  # 100 years
+MAX_SIZE = 2**50  # 1 PiB
+MAX_RETRIES = 10
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$", re.I)
 _SIZE_UNITS = {
     "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -130,6 +135,8 @@ class ServeConfig:
     public_url: str = ""  # base URL the workbench is reached at, for links in reports
     token: str = ""  # required (non-empty) when host is not a loopback address
     reviewer: str = ""  # name recorded with decisions made from the CLI
+    replay_port: int = 0  # archived pages replay from this port (another origin); 0: port + 1
+    replay_url: str = ""  # base URL the replay is reached at; empty: public_url's host at replay_port
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,7 @@ _KINDS: dict[tuple[str, str], str] = {
     ("collect", "include_comments"): "bool",
     ("collect", "exclude"): "regex_list",
     ("collect", "max_comments"): "positive_int",
-    ("fetch", "user_agent"): "str",
+    ("fetch", "user_agent"): "header_value",
     ("fetch", "concurrency"): "positive_int",
     ("fetch", "per_host_concurrency"): "positive_int",
     ("fetch", "per_host_delay"): "duration",
@@ -224,7 +231,7 @@ _KINDS: dict[tuple[str, str], str] = {
     ("fetch", "max_redirects"): "int",
     ("fetch", "respect_robots"): "bool",
     ("fetch", "allow_private_networks"): "bool",
-    ("fetch", "retries"): "int",
+    ("fetch", "retries"): "retries",
     ("check", "recheck_after"): "duration",
     ("check", "retry_failing_after"): "duration",
     ("check", "confirm_checks"): "positive_int",
@@ -238,6 +245,8 @@ _KINDS: dict[tuple[str, str], str] = {
     ("serve", "public_url"): "http_url_or_empty",
     ("serve", "token"): "str",
     ("serve", "reviewer"): "str",
+    ("serve", "replay_port"): "port",
+    ("serve", "replay_url"): "http_url_or_empty",
     ("notify", "urls"): "str_list",
     ("render", "mode"): "render_mode",
     ("render", "browser"): "str",
@@ -259,6 +268,15 @@ def _convert(kind: str, value: Any, where: str, base: Path) -> Any:
         if not isinstance(value, str):
             raise fail("a string")
         return value
+    if kind == "header_value":  # sent as an HTTP header: printable ASCII only
+        if not isinstance(value, str) or not all(" " <= c <= "~" for c in value):
+            raise fail("printable ASCII text (it is sent as an HTTP header; write non-ASCII names "
+                       "in ASCII or percent-encoded)")
+        return value
+    if kind == "retries":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRIES:
+            raise fail(f"a whole number from 0 to {MAX_RETRIES}")
+        return value
     if kind == "bool":
         if not isinstance(value, bool):
             raise fail("true or false")
@@ -275,14 +293,22 @@ def _convert(kind: str, value: Any, where: str, base: Path) -> Any:
         return float(value)
     if kind == "duration":
         try:
-            return parse_duration(value)
+            seconds = parse_duration(value)
         except ValueError:
             raise fail('a duration like "1s", "30m", "72h" or "7d"') from None
+        if not seconds <= MAX_DURATION:  # also catches inf from a 400-digit number
+            raise fail("a duration of at most 100 years")
+        return seconds
     if kind == "size":
         try:
-            return parse_size(value)
+            size = parse_size(value)
         except ValueError:
             raise fail('a size like "50MB" or "1GB"') from None
+        except OverflowError:
+            raise fail("a size of at most 1 PiB") from None
+        if size > MAX_SIZE:
+            raise fail("a size of at most 1 PiB")
+        return size
     if kind == "path":
         if not isinstance(value, str) or not value:
             raise fail("a directory path")
@@ -398,6 +424,13 @@ def load_config(path: Path | None) -> Config:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{label}: is a directory, not a configuration file") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                          "save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{label}: not valid TOML: {exc}") from None
     base = path.parent

@@ -10,6 +10,11 @@ asked for or with the archive itself::
     |   +-- InvalidURL            a URL that cannot be fetched (scheme, syntax)
     +-- ArchiveBusy               another run holds the archive lock; exit code 2
     +-- StoreError                the database is unusable or from a newer version
+
+The CLI (``cli.handle_errors``) also turns a damaged or unopenable SQLite
+database and an ``OSError`` naming a file (a missing directory, a file where a
+directory should be, no permission) into a message and exit code 2; anything
+else is a bug: "unexpected error", exit code 1.
 """
 
 from __future__ import annotations

@@ -9,12 +9,13 @@ second run waits up to ``wait`` seconds, then gives up with
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ArchiveBusy
+from .errors import ArchiveBusy, UsageError
 
 LOCK_NAME = "archive.lock"
 DEFAULT_WAIT = 30.0
@@ -22,6 +23,8 @@ DEFAULT_WAIT = 30.0
 
 class ArchiveLock:
     def __init__(self, archive_dir: Path, *, wait: float = DEFAULT_WAIT, what: str = "archiver") -> None:
+        if not math.isfinite(wait) or wait < 0:  # nan never reaches a deadline: it would wait forever
+            raise UsageError(f"--wait: expected a finite number of seconds >= 0, got {wait}")
         self.path = archive_dir / LOCK_NAME
         self.wait = wait
         self.what = what
