@@ -565,6 +565,77 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
         click.echo(f"wrote {output}", err=True)
 
 
+# -- export ---------------------------------------------------------------------
+
+
+def _split_states(values: tuple[str, ...]) -> tuple[str, ...]:
+    from .models import State
+
+    wanted = tuple(dict.fromkeys(v.strip() for value in values for v in value.split(",") if v.strip()))
+    unknown = set(wanted) - {s.value for s in State}
+    if unknown:
+        raise click.BadParameter(f"unknown state(s): {', '.join(sorted(unknown))}", param_hint="--state")
+    return wanted
+
+
+@cli.command()
+@click.option("--wacz", "wacz_path", metavar="PATH", required=True, help="Write the WACZ package to PATH.")
+@click.option("--state", "states", multiple=True, metavar="S",
+              help="Only links in these states (repeat, or comma-separated: dead,changed).")
+@click.option("--since", metavar="WHEN",
+              help="Only links checked or changing state since WHEN (2026-11-01, or a duration ago: 7d).")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="Only links cited by this source: its [[sources]] name, URL or path (repeatable).")
+@click.option("--url", "urls", multiple=True, metavar="URL", help="Only this link (repeatable).")
+@click.option("--title", help="Title of the package (shown by ReplayWeb.page).")
+@click.pass_context
+@handle_errors
+def export(ctx: click.Context, wacz_path: str, states: tuple[str, ...], since: str | None,
+           sources: tuple[str, ...], urls: tuple[str, ...], title: str | None) -> None:
+    """Write a WACZ package of the stored copies of the selected links.
+
+    One file a colleague opens in a browser with ReplayWeb.page
+    (https://replayweb.page): the cited copy and latest check of every
+    selected link (WARC records as stored), a CDXJ index, one page per link
+    (pages/pages.jsonl) and datapackage.json with the digests.
+
+    \b
+    Examples:
+      archiver export --wacz dead.wacz --state dead,changed
+      archiver export --wacz article.wacz --source "my blog" --since 30d
+      archiver export --wacz one.wacz --url https://example.com/cited-page
+    """
+    from .collect.normalize import normalize_url
+    from .export.wacz import Selection, export_wacz
+    from .progress import StageProgress
+    from .report import parse_since
+    from .store import DB_NAME, Store
+
+    config = get_config(ctx)
+    wanted_states = _split_states(states)
+    target = Path(wacz_path)
+    if target.is_dir():
+        raise click.BadParameter(f"{wacz_path} is a directory; give a file name", param_hint="--wacz")
+    if not target.parent.is_dir():
+        raise click.BadParameter(f"{target.parent} is not a directory (create it first)", param_hint="--wacz")
+    try:
+        moment = parse_since(since) if since else None
+    except OverflowError:
+        raise click.BadParameter(f"{since} reaches back further than any date", param_hint="--since") from None
+    db_path = config.archive.dir / DB_NAME
+    if not db_path.exists():
+        raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver snapshot` or `archiver sweep`)")
+    selection = Selection(states=wanted_states, since=moment, sources=sources,
+                          urls=tuple(normalize_url(url) for url in urls))
+    from .archive import WARC_DIR
+
+    with Store(db_path) as store, StageProgress() as progress:
+        summary = export_wacz(store, config.archive.dir / WARC_DIR, target, selection, title=title,
+                              progress=progress)
+    if not ctx.obj.get("quiet"):
+        click.echo("\n".join(summary.lines()))
+
+
 # -- schedule -------------------------------------------------------------------
 
 

@@ -14,6 +14,8 @@ Tables (browse them with any SQLite tool):
     texts       main text extracted from a payload, keyed by payload digest
     checks      every check of a link: verdict, reason, evidence capture
     sweeps      one row per sweep with its summary
+    alternatives  other web archives' mementos of dead and changed links (Memento lookups)
+    submissions   newly cited URLs sent to the Internet Archive's Save Page Now
     decisions   a reviewer's decisions on links and hosts (SPEC §9), undone ones kept
 """
 
@@ -213,7 +215,50 @@ def _migrate_decisions(db: sqlite_utils.Database) -> None:
     _run_ddl(db, _DECISIONS)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions]
+_EXTERNAL = """
+CREATE TABLE alternatives (
+    id INTEGER PRIMARY KEY,
+    link_id INTEGER NOT NULL REFERENCES links(id),
+    archive TEXT NOT NULL,              -- the TimeGate prefix asked ([external] archives)
+    state TEXT NOT NULL,                -- the link's state the lookup was made for ...
+    state_since TEXT,                   -- ... and since when: one lookup per link per state change
+    looked_up_at TEXT NOT NULL,
+    asked_for TEXT NOT NULL,            -- the citation date sent as Accept-Datetime
+    outcome TEXT NOT NULL,              -- found | none | error (an error is asked again next time)
+    memento_url TEXT,                   -- the memento closest to the citation date
+    memento_datetime TEXT,
+    first_url TEXT,                     -- the TimeMap's first and last mementos
+    first_datetime TEXT,
+    last_url TEXT,
+    last_datetime TEXT,
+    note TEXT,
+    warc TEXT,                          -- the TimeGate's answer in the WARCs (evidence)
+    offset INTEGER,
+    length INTEGER
+);
+CREATE INDEX alternatives_link ON alternatives(link_id);
+
+CREATE TABLE submissions (
+    id INTEGER PRIMARY KEY,
+    link_id INTEGER NOT NULL REFERENCES links(id),
+    url TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    job_id TEXT,                        -- Save Page Now's job
+    status TEXT NOT NULL,               -- pending | success | error
+    memento_url TEXT,
+    memento_datetime TEXT,
+    message TEXT,
+    finished_at TEXT
+);
+CREATE INDEX submissions_link ON submissions(link_id)
+"""
+
+
+def _migrate_external(db: sqlite_utils.Database) -> None:
+    _run_ddl(db, _EXTERNAL)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -495,7 +540,10 @@ class Store:
 
     def recorded_end(self, warc: str) -> int:
         """Where the last record the database knows in ``warc`` ends (0: none)."""
-        row = self._one("SELECT max(offset + length) AS end FROM records WHERE warc = ?", [warc])
+        row = self._one(
+            "SELECT max(coalesce((SELECT max(offset + length) FROM records WHERE warc = ?), 0), "
+            "coalesce((SELECT max(offset + length) FROM alternatives WHERE warc = ?), 0)) AS end", [warc, warc]
+        )
         return int(row["end"] or 0) if row else 0
 
     def captures_for(self, link_id: int) -> list[dict[str, Any]]:
@@ -604,6 +652,78 @@ class Store:
             elif row["host"]:
                 by_host[row["host"]] = row
         return by_link, by_host
+
+    # -- other web archives (SPEC §10; the rules are in archiver.export)
+
+    def add_alternative(self, values: dict[str, Any]) -> int:
+        return self._insert("alternatives", values)
+
+    def lookups_done(self, link_ids: Iterable[int]) -> set[tuple[int, str, str | None]]:
+        """(link id, archive, state_since) of the lookups that got an answer (found or none)."""
+        return {(int(row["link_id"]), row["archive"], row["state_since"]) for row in self._rows_in(
+            "SELECT link_id, archive, state_since FROM alternatives WHERE outcome != 'error' "
+            "AND link_id IN (?...)", link_ids)}
+
+    def alternatives(self, link_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The latest lookup per link and archive, by link id and archive."""
+        return self._rows_in(
+            "SELECT * FROM alternatives a WHERE a.link_id IN (?...) AND a.id = (SELECT max(b.id) FROM alternatives b "
+            "WHERE b.link_id = a.link_id AND b.archive = a.archive) ORDER BY a.link_id, a.archive", link_ids)
+
+    def add_submission(self, values: dict[str, Any]) -> int:
+        return self._insert("submissions", values)
+
+    def update_submission(self, submission_id: int, **values: Any) -> None:
+        self._update("submissions", submission_id, values)
+
+    def submissions(self, link_id: int | None = None) -> list[dict[str, Any]]:
+        if link_id is None:
+            return list(self._rows("SELECT * FROM submissions ORDER BY id"))
+        return list(self._rows("SELECT * FROM submissions WHERE link_id = ? ORDER BY id", [link_id]))
+
+    def submitted_link_ids(self, link_ids: Iterable[int]) -> set[int]:
+        return {int(row["link_id"]) for row in self._rows_in(
+            "SELECT DISTINCT link_id FROM submissions WHERE link_id IN (?...)", link_ids)}
+
+    # -- export (archiver.export.wacz): streaming reads of what a WACZ package needs
+
+    def export_links(self, *, states: Iterable[str] = (), since: datetime | None = None,
+                     sources: Iterable[str] = (), urls: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+        """Links matching every filter given (a state among ``states``, checked or changing state
+        since ``since``, cited by a source named or located as one of ``sources``, one of ``urls``),
+        by id, with the capture of their last check."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, values in (("l.state", list(states)), ("l.url", list(urls))):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params += values
+        if since is not None:
+            where.append("(l.last_checked >= ? OR l.state_since >= ?)")
+            params += [iso(since), iso(since)]
+        wanted = list(sources)
+        if wanted:
+            marks = ",".join("?" * len(wanted))
+            where.append(f"EXISTS (SELECT 1 FROM citations c LEFT JOIN sources s ON s.source = c.source "
+                         f"WHERE c.link_id = l.id AND (c.source IN ({marks}) OR s.name IN ({marks})))")
+            params += wanted + wanted
+        return self._rows(
+            "SELECT l.id, l.url, l.state, l.reason, l.cited_capture_id, l.latest_capture_id, "
+            "k.capture_id AS check_capture_id FROM links l LEFT JOIN checks k ON k.id = l.last_check_id"
+            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY l.id", params)
+
+    def export_captures(self, capture_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The given captures with their page title."""
+        return self._rows_in(
+            "SELECT c.id, c.link_id, c.url, c.final_url, c.captured_at, c.kind, c.refers_to, c.warc, c.offset, "
+            "c.status, t.title FROM captures c LEFT JOIN texts t ON t.payload_digest = c.payload_digest "
+            "WHERE c.id IN (?...)", capture_ids)
+
+    def export_records(self, capture_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """Every WARC record of the given captures, by capture and in the order written."""
+        return self._rows_in(
+            "SELECT capture_id, record_type, url, warc, offset, length, date FROM records "
+            "WHERE capture_id IN (?...) ORDER BY capture_id, id", capture_ids)
 
     # -- reports
     # Streaming, column-limited queries for archiver.report: 10,000 links in a few MB.
