@@ -404,6 +404,7 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
 
     from .check import check_links
     from .collect.normalize import normalize_url
+    from .states import due_cutoffs
     from .store import utcnow
 
     config = get_config(ctx)
@@ -418,7 +419,7 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
                     row = store.link_by_id(store.ensure_link(normalize_url(url), url))
                 rows.append(row)
         else:
-            rows = store.links() if check_all else store.due_links(utcnow())
+            rows = store.links() if check_all else store.due_links(due_cutoffs(config.check, utcnow()))
         outcomes = asyncio.run(check_links(archive, rows, on_done=None if fmt == "json" else _show_check))
         states = store.count_by_state()
         matched = [row["url"] for row in store.links() if row["state"] in failing_states]

@@ -4,6 +4,10 @@
     verdict blocked/excluded  -> that state; failures neither counted nor reset
     verdict failed            -> failing, until ``confirm_checks`` failures span
                                  at least ``confirm_span``: then dead
+
+When a link is due again is not stored: :func:`due_cutoffs` derives it from
+the link's last check and the *current* ``[check]`` intervals, so changing
+``recheck_after`` or ``retry_failing_after`` applies to every link at once.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ class Transition:
     reason: str | None
     failures: int
     first_failure_at: datetime | None
-    next_check: datetime | None
 
     def link_updates(self, previous_state: str, now: datetime, iso: Any) -> dict[str, Any]:
         updates: dict[str, Any] = {
@@ -31,7 +34,6 @@ class Transition:
             "reason": self.reason,
             "failures": self.failures,
             "first_failure_at": iso(self.first_failure_at) if self.first_failure_at else None,
-            "next_check": iso(self.next_check) if self.next_check else None,
         }
         if previous_state != self.state.value:
             updates["state_since"] = iso(now)
@@ -44,20 +46,32 @@ _SUCCESS = {Verdict.OK: State.OK, Verdict.CHANGED: State.CHANGED, Verdict.MOVED:
 def transition(*, verdict: Verdict, reason: str | None, failures: int, first_failure_at: datetime | None,
                now: datetime, config: CheckConfig) -> Transition:
     """The state after ``verdict``, given the failure history so far."""
-    recheck = now + timedelta(seconds=config.recheck_after)
-    retry = now + timedelta(seconds=config.retry_failing_after)
     if verdict in _SUCCESS:
-        return Transition(_SUCCESS[verdict], reason, 0, None, recheck)
+        return Transition(_SUCCESS[verdict], reason, 0, None)
     if verdict is Verdict.BLOCKED:
-        return Transition(State.BLOCKED, reason, failures, first_failure_at, retry)
+        return Transition(State.BLOCKED, reason, failures, first_failure_at)
     if verdict is Verdict.EXCLUDED:
-        return Transition(State.EXCLUDED, reason, failures, first_failure_at, None)
+        return Transition(State.EXCLUDED, reason, failures, first_failure_at)
     failures += 1
     first = first_failure_at or now
     confirmed = failures >= config.confirm_checks and (now - first).total_seconds() >= config.confirm_span
     if confirmed:
-        return Transition(State.DEAD, reason, failures, first, recheck)
-    return Transition(State.FAILING, reason, failures, first, retry)
+        return Transition(State.DEAD, reason, failures, first)
+    return Transition(State.FAILING, reason, failures, first)
+
+
+# States checked again after ``retry_failing_after``; excluded links never are;
+# every other state (ok, changed, moved, dead, ...) after ``recheck_after``.
+RETRY_STATES = frozenset({State.FAILING, State.BLOCKED})
+NEVER_DUE = frozenset({State.EXCLUDED})
+
+
+def due_cutoffs(config: CheckConfig, now: datetime) -> dict[str, datetime]:
+    """For each state that is ever checked again, the latest last-check time at which a
+    link in it is due ``now``; a link never checked is due whatever its state."""
+    recheck = now - timedelta(seconds=config.recheck_after)
+    retry = now - timedelta(seconds=config.retry_failing_after)
+    return {state.value: retry if state in RETRY_STATES else recheck for state in State if state not in NEVER_DUE}
 
 
 def fetch_verdict(result: FetchResult) -> tuple[Verdict, str] | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -258,7 +258,63 @@ def _migrate_external(db: sqlite_utils.Database) -> None:
     _run_ddl(db, _EXTERNAL)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external]
+_STATE_HISTORY = """
+CREATE TABLE state_changes (
+    id INTEGER PRIMARY KEY,             -- increasing: a sweep remembers the last id it saw
+    link_id INTEGER NOT NULL,
+    state TEXT NOT NULL,                -- the link's state from then on
+    at TEXT NOT NULL
+);
+CREATE INDEX state_changes_link ON state_changes(link_id, id);
+CREATE INDEX links_state_checked ON links(state, last_checked);
+DROP INDEX links_next_check;
+UPDATE links SET next_check = NULL;
+ALTER TABLE sweeps ADD COLUMN states_before INTEGER;
+ALTER TABLE sweeps ADD COLUMN states_after INTEGER;
+ALTER TABLE captures ADD COLUMN damaged TEXT;
+DELETE FROM texts WHERE text = '' AND fingerprint IS NULL
+"""
+
+# Every state a link enters is logged by the database itself, whoever writes it
+# (a check, a first capture, a reviewer's decision). ``at`` is the link's new
+# ``state_since`` when the writer set one, else the database's clock.
+_STATE_TRIGGERS = (
+    "CREATE TRIGGER links_state_new AFTER INSERT ON links BEGIN "
+    "INSERT INTO state_changes (link_id, state, at) VALUES (NEW.id, NEW.state, "
+    "coalesce(NEW.state_since, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))); END",
+    "CREATE TRIGGER links_state_changed AFTER UPDATE OF state ON links WHEN OLD.state IS NOT NEW.state BEGIN "
+    "INSERT INTO state_changes (link_id, state, at) VALUES (NEW.id, NEW.state, "
+    "CASE WHEN NEW.state_since IS NOT OLD.state_since AND NEW.state_since IS NOT NULL THEN NEW.state_since "
+    "ELSE strftime('%Y-%m-%dT%H:%M:%SZ', 'now') END); END",
+)
+
+
+def _migrate_state_history(db: sqlite_utils.Database) -> None:
+    """The state log and sweep marks (changes since the previous sweep), "due" derived from the last
+    check and the current config (``next_check`` is no longer written), damaged captures, and the
+    removal of the empty stand-in texts an identical-payload check used to store over cited texts.
+
+    An existing archive's history is rebuilt from its checks; each finished sweep's marks from time."""
+    _run_ddl(db, _STATE_HISTORY)
+    db.execute(
+        "INSERT INTO state_changes (link_id, state, at) SELECT link_id, state, at FROM ("
+        "SELECT id AS link_id, 'pending' AS state, first_seen AS at, 0 AS k, id AS n FROM links UNION ALL "
+        "SELECT link_id, state, checked_at, 1, id FROM checks) ORDER BY at, k, n"
+    )
+    db.execute("UPDATE sweeps SET states_before = (SELECT max(id) FROM state_changes WHERE at < started_at)")
+    db.execute("UPDATE sweeps SET states_after = (SELECT max(id) FROM state_changes WHERE at <= finished_at) "
+               "WHERE finished_at IS NOT NULL")
+    # a state no check explains (none yet: reviewers' decisions arrive with this version) comes last
+    db.execute(
+        "INSERT INTO state_changes (link_id, state, at) SELECT l.id, l.state, coalesce(l.state_since, l.first_seen) "
+        "FROM links l WHERE l.state IS NOT (SELECT s.state FROM state_changes s WHERE s.link_id = l.id "
+        "ORDER BY s.id DESC LIMIT 1)"
+    )
+    for trigger in _STATE_TRIGGERS:
+        db.execute(trigger)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -581,23 +637,51 @@ class Store:
     def checks(self, link_id: int) -> list[dict[str, Any]]:
         return list(self._rows("SELECT * FROM checks WHERE link_id = ? ORDER BY id", [link_id]))
 
-    def due_links(self, now: datetime, *, limit: int | None = None) -> list[dict[str, Any]]:
-        """Links whose next check time has come (never-checked links first)."""
-        sql = ("SELECT * FROM links WHERE state NOT IN ('excluded') AND "
-               "(next_check IS NULL OR next_check <= ?) ORDER BY next_check IS NOT NULL, next_check, id")
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return list(self._rows(sql, [iso(now)]))
+    def due_links(self, cutoffs: Mapping[str, datetime], *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Links due for a check: in a state of ``cutoffs`` (see ``states.due_cutoffs``) and never
+        checked, or last checked at or before that state's cutoff. Never-checked links come first,
+        then the longest overdue; each state's part is one range of the ``links_state_checked`` index."""
+        if not cutoffs:
+            return []
+        states = list(cutoffs)
+        parts = [f"SELECT * FROM links WHERE state IN ({','.join('?' * len(states))}) AND last_checked IS NULL"]
+        params: list[Any] = list(states)
+        for state, cutoff in cutoffs.items():
+            parts.append("SELECT * FROM links WHERE state = ? AND last_checked <= ?")
+            params += [state, iso(cutoff)]
+        rows = list(self._rows(" UNION ALL ".join(parts), params))
+
+        def overdue(row: dict[str, Any]) -> tuple[bool, float, int]:
+            if row["last_checked"] is None:
+                return False, 0.0, row["id"]
+            return True, (parse_iso(row["last_checked"]) - cutoffs[row["state"]]).total_seconds(), row["id"]
+
+        rows.sort(key=overdue)
+        return rows[:limit] if limit else rows
 
     # -- sweeps
 
     def start_sweep(self, now: datetime | None = None) -> int:
-        return self._insert("sweeps", {"started_at": iso(now or utcnow())})
+        return self._insert("sweeps", {"started_at": iso(now or utcnow()), "states_before": self.state_mark()})
 
     def finish_sweep(self, sweep_id: int, summary: dict[str, Any], now: datetime | None = None) -> None:
         self.db["sweeps"].update(  # type: ignore[union-attr]
-            sweep_id, {"finished_at": iso(now or utcnow()), "summary": json.dumps(summary)}
+            sweep_id, {"finished_at": iso(now or utcnow()), "summary": json.dumps(summary),
+                       "states_after": self.state_mark()}
         )
+
+    def state_mark(self) -> int:
+        """The position in the state log now: ``states_at(mark)`` gives every link's state at this moment."""
+        row = self.db.execute("SELECT max(id) FROM state_changes").fetchone()
+        return int(row[0] or 0)
+
+    def states_at(self, mark: int) -> dict[int, str]:
+        """Each link's state at ``state_mark() == mark`` (links created later are absent)."""
+        rows = self.db.execute(
+            "SELECT link_id, state FROM state_changes WHERE id IN "
+            "(SELECT max(id) FROM state_changes WHERE id <= ? GROUP BY link_id)", [mark],
+        )
+        return {int(link_id): str(state) for link_id, state in rows}
 
     def sweeps(self) -> list[dict[str, Any]]:
         return list(self._rows("SELECT * FROM sweeps ORDER BY id"))
@@ -789,11 +873,9 @@ class Store:
         return self._rows_in("SELECT payload_digest, title, text FROM texts WHERE payload_digest IN (?...)", digests)
 
     def report_states_before(self, moment: datetime) -> dict[int, str]:
-        """Each link's state after its last check strictly before ``moment``."""
+        """Each link's state strictly before ``moment`` (links created later are absent)."""
         rows = self.db.execute(
-            "SELECT link_id, state FROM (SELECT link_id, state, row_number() OVER "
-            "(PARTITION BY link_id ORDER BY checked_at DESC, id DESC) AS n FROM checks WHERE checked_at < ?) "
-            "WHERE n = 1",
-            [iso(moment)],
+            "SELECT link_id, state FROM state_changes WHERE id IN "
+            "(SELECT max(id) FROM state_changes WHERE at < ? GROUP BY link_id)", [iso(moment)],
         )
         return {int(link_id): str(state) for link_id, state in rows}

@@ -352,13 +352,26 @@ def test_changes_since_the_previous_sweep_over_two_sweeps(tmp_path: Path) -> Non
         build_second_sweep(world)
         second = build_report(store, now=at(NOW))
         changes = json.loads(render(second, "json"))["changes_since_previous_sweep"]
-    assert second.changes.baseline == SWEEP_2[0]
+    assert second.changes.baseline == SWEEP_1[1]  # the end of the previous sweep
+    assert second.changes.sweep_started_at == SWEEP_2[0]
     assert _kinds(second) == {"newly-dead": [TASS], "newly-failing": [GONE], "newly-changed": [DRIFT],
                               "moved": [MOVED], "recovered": [FLAKY]}
     before = {change.link.url: change.before for _, changes in second.changes.groups for change in changes}
     assert before == {TASS: "failing", GONE: "new", DRIFT: "ok", MOVED: "ok", FLAKY: "failing"}
     assert [c["url"] for c in changes["recovered"]] == [FLAKY]
     assert changes["newly_dead"] == [{"url": TASS, "before": "failing", "after": "dead", "reason": "http-404"}]
+
+
+def test_changes_since_the_previous_sweep_include_checks_made_between_sweeps(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        world = build_first_sweep(store)
+        world.fail(TASS, "2026-11-27T12:00:00Z", "dead", "http-404", 3, 404)  # `archiver check` between sweeps
+        world.check(FLAKY, "2026-11-27T12:00:00Z", "ok", "ok", "unchanged", status=200)
+        sweep = store.start_sweep(at(SWEEP_2[0]))  # a sweep that changes nothing itself
+        store.finish_sweep(sweep, {"checked": 0}, at(SWEEP_2[1]))
+        report = build_report(store, now=at(SWEEP_2[1]))
+    assert _kinds(report) == {"newly-dead": [TASS], "recovered": [FLAKY]}
+    assert report.changes.baseline == SWEEP_1[1]
 
 
 def _kinds(report: Any) -> dict[str, list[str]]:

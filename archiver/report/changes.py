@@ -1,11 +1,14 @@
 """What changed since the previous sweep: each link's state at a baseline against now.
 
-The baseline is the moment the latest sweep (started at or before the report
-time) began, so a sweep's own report lists what that sweep found, and a report
-made later by hand also lists what checks made since then. Each ``checks`` row
-stores the link's state after it, so a link's state at the baseline is the
-state of its last check strictly before it ("pending" when it had none yet,
-"new" when it was collected later). With ``--since WHEN`` the baseline is WHEN.
+The baseline is the end of the sweep before the latest one (the latest sweep
+started at or before the report time): a sweep's own report lists every state
+change since the previous sweep finished, whether this sweep made it or an
+``archiver check`` run between the two did, and a report made later by hand
+lists the same plus what checks made since. Before the second sweep the
+baseline is the start of the first. The database logs every state a link
+enters (``state_changes``) and each sweep records its position in that log
+when it starts and finishes, so a link's state at the baseline is exact ("new"
+when the link did not exist yet). With ``--since WHEN`` the baseline is WHEN.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..store import Store, iso, parse_iso
+from ..store import Store, iso
 from .model import CHANGE_KINDS, PROBLEM_STATES, Change, ChangeSection, LinkEntry
 
 # A link now ok "recovered" when it was in one of these states before.
@@ -39,11 +42,17 @@ def classify(before: str, after: str) -> str | None:
     return None
 
 
-def latest_sweep_start(sweeps: Iterable[dict[str, Any]], now: datetime) -> str | None:
-    """``started_at`` of the latest sweep that began at or before ``now``."""
+def latest_sweep(sweeps: Iterable[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
+    """The latest sweep that began at or before ``now``."""
     stamp = iso(now)
-    starts = [row["started_at"] for row in sweeps if row["started_at"] <= stamp]
-    return max(starts) if starts else None
+    started = [row for row in sweeps if row["started_at"] <= stamp]
+    return max(started, key=lambda row: (row["started_at"], row["id"])) if started else None
+
+
+def previous_sweep(sweeps: Iterable[dict[str, Any]], latest: dict[str, Any]) -> dict[str, Any] | None:
+    """The last sweep that finished before ``latest`` began (an interrupted one has no end)."""
+    finished = [row for row in sweeps if row["id"] < latest["id"] and row["states_after"] is not None]
+    return max(finished, key=lambda row: row["id"]) if finished else None
 
 
 @dataclass
@@ -77,12 +86,17 @@ class Baseline:
 
 
 def baseline_for(store: Store, *, since: datetime | None, now: datetime) -> Baseline:
-    """``since`` when given, else the start of the latest sweep, with the link states at that moment."""
-    sweep_start = latest_sweep_start(store.sweeps(), now)
+    """``since`` when given, else the end of the sweep before the latest one (the start of the
+    latest when it is the first), with the link states at that moment."""
+    sweeps = store.sweeps()
+    latest = latest_sweep(sweeps, now)
+    sweep_start = latest["started_at"] if latest else None
+    label = "since the previous sweep"
     if since is not None:
-        moment, label = iso(since), f"since {iso(since)}"
-    elif sweep_start is not None:
-        moment, label = sweep_start, "since the previous sweep"
-    else:
-        return Baseline(None, "since the previous sweep", None)
-    return Baseline(moment, label, sweep_start, store.report_states_before(parse_iso(moment)))
+        return Baseline(iso(since), f"since {iso(since)}", sweep_start, store.report_states_before(since))
+    if latest is None:
+        return Baseline(None, label, None)
+    previous = previous_sweep(sweeps, latest)
+    if previous is not None:
+        return Baseline(previous["finished_at"], label, sweep_start, store.states_at(previous["states_after"]))
+    return Baseline(sweep_start, label, sweep_start, store.states_at(latest["states_before"] or 0))

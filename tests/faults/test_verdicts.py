@@ -7,6 +7,7 @@ report), against a real local server, asserting what the user would see.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,63 @@ def test_a_cited_301_that_now_lands_on_an_edited_page_is_a_minor_edit(world: Con
     server.routes["/verdicts/moved-before-edit/landing"] = html_route(one_word_edited(ARTICLE))
     edited = check(world, url)
     assert (edited["verdict"], edited["reason"], edited["state"]) == ("ok", "minor-edit", "ok")
+
+
+# -- 4. "due" follows the current configuration ----------------------------------------------------
+
+
+def checked_urls(output: str) -> set[str]:
+    """The URLs of the per-link lines of `archiver check`'s text output."""
+    return {line.split()[1] for line in output.splitlines() if len(line.split()) > 2 and "://" in line.split()[1]}
+
+
+def test_changing_the_recheck_intervals_applies_to_links_already_checked(world: Config, server: TestServer,
+                                                                          tmp_path: Path) -> None:
+    fine = server.route("/verdicts/due/fine", ARTICLE)
+    gone = server.url("/verdicts/due/never-there")  # 404 when cited: failing
+    runner = CliRunner()
+
+    def run(recheck: str, retry: str, *args: str) -> Any:
+        path = cli_config(world, tmp_path, f'[check]\nrecheck_after = "{recheck}"\nretry_failing_after = "{retry}"\n')
+        result = runner.invoke(cli, ["--config", path, *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    run("7d", "1d", "snapshot", fine, gone)
+    assert "checked 0 link(s)" in run("7d", "1d", "check").output
+    shorter = run("0s", "1d", "check").output  # the ok link is due at once under the new setting
+    assert checked_urls(shorter) == {fine}, shorter
+    retry = run("7d", "0s", "check").output  # and the failing one under a shorter retry
+    assert checked_urls(retry) == {gone}, retry
+    assert "checked 0 link(s)" in run("7d", "1d", "check").output
+
+
+# -- 3. the sweep report's changes include checks made between sweeps ------------------------------
+
+
+def test_a_link_that_died_in_a_check_between_sweeps_is_newly_dead_in_the_next_sweep_report(
+        server: TestServer, tmp_path: Path) -> None:
+    stays = server.route("/verdicts/between/stays", ARTICLE)
+    dies = server.route("/verdicts/between/dies", ARTICLE)
+    article = tmp_path / "article.txt"
+    article.write_text(f"A story.\n\nIt cites {stays} and also {dies} for the figures.\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[archive]\ndir = "{tmp_path / "archives"}"\n[[sources]]\npath = "{article}"\n'
+        '[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\nretries = 0\n'
+        '[check]\nconfirm_checks = 1\nconfirm_span = "0s"\n'
+    )
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--config", str(config), "sweep"])
+    assert first.exit_code == 0, first.output
+    del server.routes["/verdicts/between/dies"]
+    checked = runner.invoke(cli, ["--config", str(config), "check", dies])  # by hand, between the sweeps
+    assert checked.exit_code == 0 and "dead" in checked.output, checked.output
+    second = runner.invoke(cli, ["--config", str(config), "sweep"])
+    assert second.exit_code == 0, second.output
+    report = json.loads((tmp_path / "archives" / "reports" / "latest.json").read_text())
+    changes = report["changes_since_previous_sweep"]
+    assert [c["url"] for c in changes["newly_dead"]] == [dies], changes
+    assert changes["newly_dead"][0]["before"] == "ok"
+    markdown = (tmp_path / "archives" / "reports" / "latest.md").read_text()
+    assert dies in markdown.split("## ", 2)[1]  # listed first, under the changes
