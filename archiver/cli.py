@@ -758,3 +758,46 @@ def review(ctx: click.Context, url: str | None, host: str | None, decision: str 
         for row in rows:
             row["url"] = row.get("url") or target_url if row["link_id"] else None
             click.echo(json.dumps(row, indent=2) if fmt == "json" else f"recorded: {_decision_line(row)}")
+
+
+# -- serve ----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", metavar="HOST", help="Address to listen on (default: [serve] host, 127.0.0.1). "
+              "Any other than loopback needs [serve] token.")
+@click.option("--port", type=click.IntRange(1, 65535), metavar="PORT", help="Workbench port (default: [serve] port, 8080).")
+@click.option("--replay-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Replay port, another origin (default: [serve] replay_port, else PORT + 1).")
+@click.pass_context
+@handle_errors
+def serve(ctx: click.Context, host: str | None, port: int | None, replay_port: int | None) -> None:
+    """The review workbench: live report, link pages, replay, decisions, Memento (SPEC §9).
+
+    Reads the archive while sweeps run. Archived pages replay from another
+    port (another origin), so their scripts cannot reach the workbench.
+
+    \b
+    Examples:
+      archiver serve                      # http://127.0.0.1:8080/, replay on 8081
+      archiver serve --port 9000
+      archiver serve --host 0.0.0.0       # needs [serve] token in config.toml
+    """
+    from gevent import monkey  # pywb's app needs gevent: patch before anything else starts
+
+    monkey.patch_all()
+    from .review.server import check_listen, run
+
+    config = get_config(ctx)
+    listen = host or config.serve.host
+    check_listen(config, listen)
+    port = port or config.serve.port
+    rport = replay_port or (config.serve.replay_port if config.serve.replay_port else port + 1)
+    if rport == port:
+        raise click.BadParameter("the replay needs its own port (another origin)", param_hint="--replay-port")
+
+    def ready(message: str) -> None:
+        click.echo(message)
+        sys.stdout.flush()
+
+    run(config, listen, port, rport, ready=ready)

@@ -737,6 +737,45 @@ class Store:
                 by_host[row["host"]] = row
         return by_link, by_host
 
+    def find_links(self, *, states: Iterable[str] = (), host: str | None = None, source: str | None = None,
+                   text: str | None = None, limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """(how many match, one page of them by URL): links in ``states``, on ``host``, cited by
+        ``source``, whose URL or citing article's address or title contains ``text``."""
+        where: list[str] = []
+        params: list[Any] = []
+        wanted = list(states)
+        if wanted:
+            where.append(f"l.state IN ({','.join('?' * len(wanted))})")
+            params += wanted
+        if host:
+            where.append("l.host = ?")
+            params.append(host.lower())
+        if source:
+            where.append("EXISTS (SELECT 1 FROM citations c WHERE c.link_id = l.id AND c.source = ?)")
+            params.append(source)
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(l.url LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM citations c LEFT JOIN sources s "
+                         "ON s.source = c.source WHERE c.link_id = l.id AND (c.source LIKE ? ESCAPE '\\' "
+                         "OR s.title LIKE ? ESCAPE '\\')))")
+            params += [pattern, pattern, pattern]
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        total = int(self.db.execute(f"SELECT count(*) FROM links l{clause}", params).fetchone()[0])
+        rows = list(self._rows(
+            "SELECT l.id, l.url, l.host, l.state, l.reason, l.state_since, l.last_checked, l.failures, "
+            f"l.http_status, l.similarity FROM links l{clause} ORDER BY l.url LIMIT ? OFFSET ?",
+            [*params, max(0, int(limit)), max(0, int(offset))],
+        ))
+        return total, rows
+
+    def source_list(self) -> list[dict[str, Any]]:
+        """Every article or file collected from, with its title, by title."""
+        return list(self._rows("SELECT source, kind, name, title FROM sources ORDER BY coalesce(title, source)"))
+
+    def source_titles(self, sources: Iterable[str]) -> dict[str, str | None]:
+        return {row["source"]: row["title"] for row in
+                self._rows_in("SELECT source, title FROM sources WHERE source IN (?...)", sources)}
+
     # -- other web archives (SPEC §10; the rules are in archiver.export)
 
     def add_alternative(self, values: dict[str, Any]) -> int:
