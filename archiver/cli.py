@@ -479,7 +479,10 @@ def _report_writer(config: Config) -> Any:
         from .archive import REPORT_DIR
         from .report import write_reports
 
-        return write_reports(archive.store, archive.dir / REPORT_DIR, list(config.report.formats), now=now)
+        from .review.urls import replay_base
+
+        return write_reports(archive.store, archive.dir / REPORT_DIR, list(config.report.formats), now=now,
+                             replay_base=replay_base(config.serve))
 
     return write
 
@@ -542,6 +545,7 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
       archiver report --format json --since 7d
     """
     from .report import build_report, parse_since, write_report
+    from .review.urls import replay_base
     from .store import DB_NAME, Store
 
     config = get_config(ctx)
@@ -560,7 +564,7 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
     if not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver sweep` first)")
     with Store(db_path) as store:
-        data = build_report(store, since=moment)
+        data = build_report(store, since=moment, replay_base=replay_base(config.serve))
         write_report(data, fmt, Path(output) if output else sys.stdout)
     if output:
         click.echo(f"wrote {output}", err=True)

@@ -28,7 +28,7 @@ from ..errors import UsageError
 from ..store import Store, parse_iso, utcnow
 from . import as_html, as_json, as_markdown
 from .data import build_report
-from .model import ReportData
+from .model import DEFAULT_REPLAY_BASE, ReportData
 
 __all__ = ["FORMATS", "ReportData", "build_report", "parse_since", "render", "write_report", "write_reports"]
 
@@ -71,7 +71,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 
 def write_reports(store: Store, reports_dir: Path, formats: Iterable[str], now: datetime | None = None,
-                  keep: int | None = None) -> list[Path]:
+                  keep: int | None = None, replay_base: str = DEFAULT_REPLAY_BASE) -> list[Path]:
     """Write ``report-YYYYMMDDTHHMMSSZ.<fmt>`` and ``latest.<fmt>`` per format; returns the paths written.
 
     With ``keep``, only the newest ``keep`` timestamped reports of each format stay (``latest.*`` always).
@@ -81,7 +81,7 @@ def write_reports(store: Store, reports_dir: Path, formats: Iterable[str], now: 
         if fmt not in RENDERERS:
             raise UsageError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
     now = now or utcnow()
-    data = build_report(store, now=now)
+    data = build_report(store, now=now, replay_base=replay_base)
     reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     written: list[Path] = []
