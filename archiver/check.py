@@ -329,6 +329,9 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    from .export.memento import look_up_alternatives
+
+    await look_up_alternatives(archive, outcomes)  # other web archives' copies of newly dead or changed links
     return outcomes
 
 

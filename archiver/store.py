@@ -793,6 +793,12 @@ class Store:
             "SELECT * FROM alternatives a WHERE a.link_id IN (?...) AND a.id = (SELECT max(b.id) FROM alternatives b "
             "WHERE b.link_id = a.link_id AND b.archive = a.archive) ORDER BY a.link_id, a.archive", link_ids)
 
+    def report_alternatives(self) -> Iterator[dict[str, Any]]:
+        """The latest lookup per link and archive, every link (a report's ``alternatives``)."""
+        return self._rows(
+            "SELECT a.* FROM alternatives a WHERE a.id = (SELECT max(b.id) FROM alternatives b "
+            "WHERE b.link_id = a.link_id AND b.archive = a.archive) ORDER BY a.link_id, a.id")
+
     def add_submission(self, values: dict[str, Any]) -> int:
         return self._insert("submissions", values)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.config import ArchiveConfig, Config, FetchConfig
+from archiver.config import ArchiveConfig, Config, ExternalConfig, FetchConfig
 
 from .pywb_replay import pywb  # noqa: F401  (the session's pywb server, a fixture)
 from .server import TestServer
@@ -59,4 +59,7 @@ def config(tmp_path: Path) -> Config:
             total_timeout=5.0,
             retries=0,
         ),
+        # no test asks the public web archives (tests have no internet): a test that wants
+        # Memento lookups configures a local archive (tests/test_export_memento.py)
+        external=ExternalConfig(archives=(), lookup=False, submit=False),
     )

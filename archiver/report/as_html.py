@@ -164,7 +164,17 @@ def _card(item: GroupEntry) -> str:
     diff = _diff(entry.diff, entry.similarity) if entry.diff is not None else ""
     return (f'<article class="link s-{state}" data-state="{state}" data-link="{entry.id}"{id_attr}>'
             f'<header><span class="badge">{state}</span>{anchor(entry.url)}{reason}{new}</header>'
-            f"{title}{_facts(entry)}{review_line(entry)}{_citations(item)}{evidence}{diff}</article>")
+            f"{title}{_facts(entry)}{review_line(entry)}{_citations(item)}{evidence}{alternatives_line(entry)}"
+            f"{diff}</article>")
+
+
+def alternatives_line(entry: LinkEntry) -> str:
+    """Other web archives' copies of the URL (closest to the citation date), and what the others said."""
+    if not entry.mementos and not entry.alternative_notes:
+        return ""
+    found = [anchor(a.url, f"{a.archive}, {(a.datetime or '')[:10]}") for a in entry.mementos]
+    notes = [f'<span class="muted">{e(note)}</span>' for note in entry.alternative_notes]
+    return f'<p class="alternatives">Other archives: {" · ".join(found + notes)}</p>'
 
 
 def review_line(entry: LinkEntry) -> str:

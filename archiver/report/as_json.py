@@ -6,7 +6,11 @@ top-level ``since``, ``summary`` and ``changes_since_previous_sweep``; per link
 the link or its host: ``decision``, ``by``, ``at``, ``note``, and ``host`` for a
 host-wide one), ``evidence`` (the capture of the last
 check, for states other than ok and pending), ``cited_copy.replay`` (pywb
-URL) and ``diff`` (``changed`` links: the condensed main-text diff). Added fields are left out when empty. ``<``, ``>`` and
+URL), ``diff`` (``changed`` links: the condensed main-text diff),
+``alternatives`` (other web archives' mementos of the URL, closest to the
+citation date: ``archive``, ``url``, ``datetime``, and the archive's ``first``
+and ``last`` memento, ``looked_up_at``) and ``alternatives_notes`` (archives
+without a copy, or that could not be asked). Added fields are left out when empty. ``<``, ``>`` and
 ``&`` are written as ``\\u003c``, ``\\u003e``, ``\\u0026``, so the file is safe
 to embed in a web page; the decoded data is unchanged.
 """
@@ -17,7 +21,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .model import ChangeSection, CitationRef, LinkEntry, ReportData, StoredCopy, TextDiff
+from .model import Alternative, ChangeSection, CitationRef, LinkEntry, ReportData, StoredCopy, TextDiff
 
 def _dumps(value: Any) -> str:
     """Compact JSON with ``<``, ``>`` and ``&`` escaped (they can only occur inside strings)."""
@@ -76,7 +80,21 @@ def link_json(entry: LinkEntry) -> dict[str, Any]:
         extras["review"] = {"decision": review.decision, "by": review.by, "at": review.at, "note": review.note}
         if review.host:
             extras["review"]["host"] = review.host
+    if entry.mementos:
+        extras["alternatives"] = [_alternative(a) for a in entry.mementos]
+    if entry.alternative_notes:
+        extras["alternatives_notes"] = list(entry.alternative_notes)
     out.update((key, value) for key, value in extras.items() if value is not None)
+    return out
+
+
+def _alternative(item: Alternative) -> dict[str, Any]:
+    out: dict[str, Any] = {"archive": item.archive, "url": item.url, "datetime": item.datetime}
+    if item.first_url:
+        out["first"] = {"url": item.first_url, "datetime": item.first_datetime}
+    if item.last_url:
+        out["last"] = {"url": item.last_url, "datetime": item.last_datetime}
+    out["looked_up_at"] = item.looked_up_at
     return out
 
 

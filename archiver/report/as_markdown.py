@@ -106,6 +106,9 @@ def _link(item: GroupEntry) -> list[str]:
     lines += [line for line in (_copy("evidence", entry.evidence), _copy("cited copy", entry.cited_copy)) if line]
     if entry.diff is not None:
         lines += _diff(entry.diff, entry.similarity)
+    if entry.mementos or entry.alternative_notes:
+        found = [f"{md(a.archive)} {md((a.datetime or '')[:10])} {link(a.url)}" for a in entry.mementos]
+        lines.append("  - other archives: " + " · ".join(found + [md(n) for n in entry.alternative_notes]))
     if entry.review is not None:
         note = f": {md(entry.review.note)}" if entry.review.note else ""
         lines.append(f"  - reviewer: {md(entry.review.decision)} by {md(entry.review.by)} at {md(entry.review.at)}{note}")

@@ -32,6 +32,7 @@ from .model import (
     PROBLEM_STATES,
     STATE_ORDER,
     UNCHECKED_STATES,
+    Alternative,
     ArticleGroup,
     CitationRef,
     GroupEntry,
@@ -99,6 +100,23 @@ def _citation(row: dict[str, Any]) -> CitationRef:
     )
 
 
+Alternatives = dict[int, tuple[Alternative, ...]]  # link id -> other archives' latest answers
+
+
+def _alternatives(store: Store) -> Alternatives:
+    """Every link's other-archive lookups (few: only dead and changed links are looked up)."""
+    from ..export.memento import archive_label
+
+    out: dict[int, list[Alternative]] = {}
+    for row in store.report_alternatives():
+        out.setdefault(int(row["link_id"]), []).append(Alternative(
+            archive=archive_label(row["archive"]), timegate=row["archive"], outcome=row["outcome"],
+            url=row["memento_url"], datetime=row["memento_datetime"], first_url=row["first_url"],
+            first_datetime=row["first_datetime"], last_url=row["last_url"], last_datetime=row["last_datetime"],
+            looked_up_at=row["looked_up_at"], note=row["note"]))
+    return {link_id: tuple(items) for link_id, items in out.items()}
+
+
 class _Merge:
     """Rows of a second query in the same URL order, taken link by link (a merge join)."""
 
@@ -123,6 +141,7 @@ class LinkStream:
                  total: int, reviews: Reviews = ({}, {})) -> None:
         self.store, self.since, self.replay_base = store, since, replay_base
         self.held, self.total, self.reviews = held, total, reviews
+        self.alternatives: Alternatives = {}  # set by build_report
 
     def __len__(self) -> int:
         return self.total
@@ -142,6 +161,7 @@ class LinkStream:
             entry.title = entry.cited_copy.title if entry.cited_copy else None
             entry.citations = [_citation(c) for c in cited]
             entry.review = _review(entry, self.reviews)
+            entry.alternatives = self.alternatives.get(entry.id, ())
             yield entry
 
 
@@ -253,14 +273,18 @@ def build_report(store: Store, *, since: datetime | None = None, now: datetime |
     held = gather.scan(since)
     gather.complete(held)
     reviews = store.report_reviews()
+    alternatives = _alternatives(store)
     for entry in held:
         entry.review = _review(entry, reviews)
+        entry.alternatives = alternatives.get(entry.id, ())
     reviewed = _reviewed(store, reviews)
     problems = [entry for entry in held if entry.state in PROBLEM_STATES]
     unchecked = sorted((e for e in held if e.state in UNCHECKED_STATES), key=_sort_key)
+    stream = LinkStream(store, since, replay_base, {e.id: e for e in held}, gather.total, reviews)
+    stream.alternatives = alternatives
     return ReportData(
         generated_at=iso(now), since=iso(since) if since else None, counts=tuple(gather.counts.items()),
-        total=gather.total, links=LinkStream(store, since, replay_base, {e.id: e for e in held}, gather.total, reviews),
+        total=gather.total, links=stream,
         changes=baseline.section(held), articles=group_by_article(problems), unchecked=unchecked,
         problem_total=len(problems), replay_base=replay_base, reviewed=reviewed,
     )

@@ -140,6 +140,23 @@ class TextDiff:
 
 
 @dataclass(frozen=True, slots=True)
+class Alternative:
+    """One other web archive's latest answer about a link (SPEC §7 ``alternatives``)."""
+
+    archive: str  # how the archive is named: its host (web.archive.org)
+    timegate: str  # the TimeGate prefix asked
+    outcome: str  # found | none | error
+    url: str | None  # the memento closest to the citation date
+    datetime: str | None
+    first_url: str | None
+    first_datetime: str | None
+    last_url: str | None
+    last_datetime: str | None
+    looked_up_at: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Review:
     """The latest decision in force on a link, or on its host (SPEC §9)."""
 
@@ -188,6 +205,17 @@ class LinkEntry:
     diff: TextDiff | None = None
     change: str | None = None  # kind of change since the previous sweep
     review: Review | None = None  # the latest decision in force (archiver review, the workbench)
+    alternatives: tuple[Alternative, ...] = ()  # other web archives' answers (archiver.export.memento)
+
+    @property
+    def mementos(self) -> tuple[Alternative, ...]:
+        """The alternatives found: other archives' mementos of this URL."""
+        return tuple(a for a in self.alternatives if a.outcome == "found" and a.url)
+
+    @property
+    def alternative_notes(self) -> tuple[str, ...]:
+        """What the archives without a memento said ("web.archive.org holds no copy", "... is failing")."""
+        return tuple(a.note for a in self.alternatives if a.outcome != "found" and a.note)
 
     @property
     def anchor(self) -> str:
