@@ -156,6 +156,7 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     started = time.monotonic()
     summary = SweepSummary(started_at=utcnow(), repaired=[p.name for p in archive.repaired])
     sweep_id = archive.store.start_sweep(summary.started_at)
+    states_before = archive.store.states_by_id() if archive.config.notify.urls else {}
     mark = time.monotonic()
 
     def stage(name: str) -> None:
@@ -184,4 +185,12 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     if write_reports is not None:
         (archive.dir / REPORT_DIR).mkdir(parents=True, exist_ok=True)
         summary.reports = [str(p) for p in write_reports(archive, utcnow())]
+    if archive.config.notify.urls:  # newly dead, changed or moved links to [notify] urls (never fails the sweep)
+        from .review.notify import notify_sweep
+
+        notice = notify_sweep(archive.config, archive.store, states_before)
+        if notice.error:
+            summary.problems.append(f"notification not sent: {notice.error}")
+        elif notice.sent:
+            summary.notes.append(f"notified [notify] urls of {notice.total} link(s) needing review")
     return summary
