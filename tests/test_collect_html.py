@@ -108,27 +108,42 @@ CASES = [
         ],
     ),
     # moritz-meyer.net: 20 comments (div.the-comment > .comment-text) and 16
-    # pingbacks, which are skipped (they link to pages citing the article).
-    # Comment 10 (RA Michael Seidlitz) cites two court decisions, comment 13
-    # (the author's reply to Pascal) an EU directive. Pascal's name links to
-    # senfdazu.net: a homepage.
+    # pingbacks, numbered together in thread order (36 entries); a pingback's
+    # link is the page citing the article. Comment 10 (RA Michael Seidlitz)
+    # cites two court decisions, comment 14 (the author's reply to Pascal) an
+    # EU directive. Pascal's name links to senfdazu.net: a homepage.
     PageCase(
         "moritz-meyer.net.vreni.html",
         "https://moritz-meyer.net/blog/vreni-frost-instagram-abmahnung/",
-        comments=20,
+        comments=36,
         comment_links={
             10: [
                 "http://www.gerichtsentscheidungen.berlin-brandenburg.de/jportal/portal/t/279b/bs/10/page/sammlung.psml?pid=Dokumentanzeige&showdoccase=1&js_peid=Trefferliste&documentnumber=1&numberofresults=1&fromdoctodoc=yes&doc.id=KORE256282017",
                 "http://www.gerichtsentscheidungen.berlin-brandenburg.de/jportal/portal/t/279b/bs/10/page/sammlung.psml?pid=Dokumentanzeige&showdoccase=1&js_peid=Trefferliste&documentnumber=1&numberofresults=1&fromdoctodoc=yes&doc.id=KORE523912017",
             ],
-            13: ["https://www.jurion.de/gesetze/eu/32006l0114/2/"],
+            14: ["https://www.jurion.de/gesetze/eu/32006l0114/2/"],
+            12: ["https://castlemaker.de/kennzeichnung-der-blogartikel/"],  # pingback
+            15: ["https://chaoshoch2.com/2018/06/22/instagram-werbung-werbung-werbung/"],  # pingback
+            20: ["https://www.eileens-good-vibes.de/werbung-weils-so-muss/"],  # pingback
+            21: ["https://www.basicthinking.de/blog/2018/06/27/vreni-frost-urteil-folgen/"],  # pingback
+            22: ["https://greenshadesofred.de/2018/06/27/naturkosmetik-neuheiten-linkliebe-im-mai-juni-2018/"],  # pingback
+            24: ["https://blog.austria-insiderinfo.com/treibgut/kennzeichnung-werbung/"],  # pingback
+            25: ["https://crafting-cafe.de/crafting-linktipps-juni-2018/"],  # pingback
+            26: ["https://seitenglueck.wordpress.com/2018/07/01/blog-glueck-juni-2018/"],  # pingback
+            27: ["https://frl-immergruen.de/monatsrueckblick-juni-2018/"],  # pingback
+            28: ["http://www.projecter.de/blog/social-media/auslese-juni-2018.html"],  # pingback
+            29: ["https://online-zeichenkurs.de/fotografieren-digitale-bildbearbeitung/werbung-in-sozialen-medien-facebook-instagram-twitter-19418.html"],  # pingback
+            30: ["http://www.stellasternstunde.de/was-man-jetzt-uber-die-kennzeichnung-von-werbung-in-sozialen-netzwerken-wissen-sollte-was-muss-uberhaupt-gekennzeichnet-werden/"],  # pingback
+            32: ["https://www.zeilenabstand.net/wie-influencer-vom-verband-sozialer-wettbewerb-abgemahnt-werden/"],  # pingback
+            33: ["http://digital-evangelist.de/2018/07/25/ist-jetzt-alles-werbung/"],  # pingback
+            35: ["https://1ppm.de/2018/08/freundeskreis/"],  # pingback
+            36: ["http://www.stellasternstunde.de/social-media-wissen-fuer-blogger/was-man-jetzt-uber-die-kennzeichnung-von-werbung-in-sozialen-netzwerken-wissen-sollte-was-muss-uberhaupt-gekennzeichnet-werden/"],  # pingback
         },
-        authors={10: "RA Michael Seidlitz", 12: "Pascal", 13: "MoritzMeyer"},
+        authors={10: "RA Michael Seidlitz", 13: "Pascal", 14: "MoritzMeyer"},
         dates={10: "2018-06-20T13:54"},
         body_includes=["https://www.neverever.me/werbung-verband-sozialer-wettbewerb/"],
         never=[
             "https://www.senfdazu.net/",
-            "https://castlemaker.de/kennzeichnung-der-blogartikel/",
             "https://twitter.com/mr_mo56?ref_src=twsrc%5Etfw",
         ],
     ),
@@ -178,17 +193,20 @@ CASES = [
         body_includes=["http://fooligan.de/2006/06/14/nimm-das-mc/"],
         never=["http://www.fehlpass.com"],
     ),
-    # de.creativecommons.org: 3 comments and 2 pingbacks. No comment cites
-    # anything: the only links in comments are the commenters' homepages
-    # (keniaurlaub24.jimdo.com, goldankauf-ge.de, OptimalNachhilfe.de), and the
-    # pingbacks' links are pages citing the article.
+    # de.creativecommons.org: 3 comments and 2 pingbacks (entries 1 and 3). No
+    # comment cites anything: the only links in comments are the commenters'
+    # homepages (keniaurlaub24.jimdo.com, goldankauf-ge.de,
+    # OptimalNachhilfe.de); the pingbacks' links are the pages citing the article.
     PageCase(
         "de.creativecommons.org.endlich.html",
         "https://de.creativecommons.org/index.php/2014/03/20/endlich-wird-es-spannend-die-nc-einschraenkung-nach-deutschem-recht/",
-        comments=3,
-        comment_links={},
-        authors={1: "Michael Blahm", 2: "GoldKind", 3: "Robbinho"},
-        dates={1: "2014-04-02T08:29:59+00:00"},
+        comments=5,
+        comment_links={
+            1: ["http://www.rechtsanwaltwahlers.de/lg-koeln-zur-by-nc-creative-commons-lizenz/"],
+            3: ["http://www.offenenetze.de/2014/04/04/it-lawcamp-2014-5-4-2014-frankfurt-am-main/"],
+        },
+        authors={2: "Michael Blahm", 4: "GoldKind", 5: "Robbinho"},
+        dates={2: "2014-04-02T08:29:59+00:00"},
         body_includes=[
             "http://irights.info/webschau/creative-commons-landgericht-koeln-sieht-deutschlandradio-als-kommerziellen-nutzer/22162"
         ],
@@ -196,7 +214,6 @@ CASES = [
             "https://keniaurlaub24.jimdo.com",
             "http://www.goldankauf-ge.de",
             "http://www.OptimalNachhilfe.de/",
-            "http://www.rechtsanwaltwahlers.de/lg-koeln-zur-by-nc-creative-commons-lizenz/",
         ],
     ),
     # lemire.me: 5 comments, two of them the author's replies (3 and 5); none

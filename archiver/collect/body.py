@@ -11,6 +11,10 @@ fallback keeps the links inside the page's content root (``articleBody``,
 ``<article>``, ``<main>``, ``.entry-content`` ...) that are not inside
 navigation, header, footer, sidebars, widgets, share boxes or comment
 containers.
+
+Either way, ``recall`` then adds the links of the article container that
+the extractor dropped, and every source list, and takes back links it kept
+in promos, share bars, tag lists and author boxes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from lxml.html import HtmlElement
 from .comments import CommentLayout
 from .flat import FlatPage, Occurrence
 from .model import Collected
+from .recall import dropped_as_chrome, recover
 
 MAX_EXTRACTION_ELEMENTS = 60_000
 _MARK = "https://archiver.invalid/link/"
@@ -44,13 +49,16 @@ _CONTENT_ROOTS = (
 
 
 class MainText:
-    """Main-text membership: by element, or for bare URLs by trafilatura's text."""
+    """Main-text membership: by element, or for bare URLs by trafilatura's text; plus recovered links."""
 
     def __init__(self, text: str | None, elements: set[HtmlElement]) -> None:
         self.text = text
         self.elements = elements
+        self.recovered: set[Occurrence] = set()
 
     def holds(self, occurrence: Occurrence) -> bool:
+        if occurrence in self.recovered:
+            return True
         if not occurrence.is_anchor and self.text is not None:
             return occurrence.raw in self.text
         return occurrence.element in self.elements
@@ -60,13 +68,19 @@ def main_text(root: HtmlElement, flat: FlatPage, layout: CommentLayout, result: 
     """Which link occurrences of a parsed page are in the article's main text."""
     removed = set(layout.removable())
     size = sum(1 for _ in root.iter())
+    body: MainText | None = None
     if size <= MAX_EXTRACTION_ELEMENTS:
         body = _trafilatura_body(root, flat, removed)
         if body is not None:
+            body.elements = {e for e in body.elements if not dropped_as_chrome(e)}
+            body.recovered = recover(root, flat.occurrences, body.elements, removed)
             return body
     else:
         result.problem(0, f"page has {size} elements; main text not extracted, links outside navigation taken as body")
-    return MainText(None, _fallback_body(flat, removed))
+    body = MainText(None, _fallback_body(flat, removed))
+    if size <= MAX_EXTRACTION_ELEMENTS:
+        body.recovered = recover(root, flat.occurrences, body.elements, removed)
+    return body
 
 
 def _trafilatura_body(root: HtmlElement, flat: FlatPage, removed: set[HtmlElement]) -> MainText | None:

@@ -13,13 +13,21 @@ A comment *entry* is an element that is
 and is a block element outside ``pre``/``code`` (syntax highlighters also use
 the class ``comment``). A candidate that merely wraps another one with the
 same number or the same text is the same comment. Entries of class
-``pingback`` or ``trackback`` are not reader comments: they are skipped, not
-numbered, and their links (pages citing the article) are not citations.
-A forum topic's opening post (Discourse ``post_1``) is the article, not a
-comment.
+``pingback`` or ``trackback`` are comments of that kind: their link is the
+page that cites the article. A forum topic's opening post (Discourse
+``post_1``) is the article, not a comment.
 
-Comments are numbered 1, 2, 3 ... in document order, so a reply nested under
-comment 3 is comment 4 and the next top-level comment is 5.
+Question-and-answer pages (Stack Exchange and any page with schema.org
+``Question``/``Answer`` markup): the question is the article; each answer
+(``div.answer``, ``itemtype=".../Answer"``, ``itemprop="acceptedAnswer"`` or
+``"suggestedAnswer"``) is an entry of kind ``answer`` labelled ``answer N``,
+and the comments under it are labelled ``comment on answer N`` (those under
+the question: ``comment on the question``).
+
+Entries are numbered 1, 2, 3 ... in document order (thread order), so a reply
+nested under comment 3 is comment 4 and the next top-level comment is 5. Each
+knows the number of the entry it is nested in (``parent``) and its permalink
+(its ``#comment-N`` link, else its own ``id`` as a fragment).
 
 Inside an entry, the *nearest* ancestor of a link that says what it is decides
 whether the link is the comment's own text or the entry's chrome:
@@ -64,12 +72,16 @@ _ENTRY_CLASSES = frozenset(
         "comment-single",
     }
 )
-_SKIP_CLASSES = frozenset({"pingback", "trackback"})
+_SKIP_CLASSES = frozenset({"pingback", "trackback"})  # kinds of their own, not reader comments
+_ANSWER_ID = re.compile(r"^answer-\d+$")
+_ANSWER_PROPS = frozenset({"acceptedAnswer", "suggestedAnswer"})
+PINGBACK, TRACKBACK, ANSWER, COMMENT_KIND = "pingback", "trackback", "answer", "comment"
 # Cheap pre-selection in C; the exact tests are made in Python on the few hits.
 _CANDIDATE_XPATH = etree.XPath(
     "//*[contains(@id, 'omment') or contains(@class, 'omment') or contains(@class, 'post')"
     " or contains(@class, 'ingback') or contains(@class, 'rackback') or @itemprop='comment'"
-    " or contains(@itemtype, 'Comment')]"
+    " or contains(@itemtype, 'Comment') or contains(@class, 'answer') or contains(@itemtype, 'Answer')"
+    " or contains(@itemprop, 'Answer')]"
 )
 _SECTION_XPATH = etree.XPath(
     "//*[contains(@id, 'omment') or contains(@class, 'omment') or contains(@id, 'espond')"
@@ -91,7 +103,7 @@ _CHROME = re.compile(
     re.I,
 )
 _CONTENT = re.compile(r"content|text|body|message|cooked|markdown|prose|entry|post$", re.I)
-_AUTHOR_CLASS = re.compile(r"author|username|user-name|commenter|poster|creator|byline|names", re.I)
+_AUTHOR_CLASS = re.compile(r"author|username|user-name|comment-user|commenter|poster|creator|byline|names", re.I)
 _DATE_CLASS = re.compile(r"date|time|published|meta", re.I)
 _AUTHOR_NOISE = re.compile(
     r"^(?:comment|kommentar|posted|geschrieben)\s+(?:by|von)\s+|\s+(?:says|said|wrote|sagt|schreibt|schrieb|meint)\s*:?\s*$",
@@ -107,6 +119,10 @@ class HtmlComment:
     number: int
     author: str | None = None
     date: str | None = None
+    kind: str = COMMENT_KIND  # comment, pingback, trackback, answer
+    parent: int | None = None  # number of the entry this one is nested in
+    permalink: str | None = None  # as written in the page (resolve against the base URL)
+    label: str | None = None  # "answer 2", "comment on answer 2", "comment on the question"
 
 
 @dataclass
@@ -114,7 +130,7 @@ class CommentLayout:
     """The comment entries of a page and what to cut out to leave the body."""
 
     comments: list[HtmlComment] = field(default_factory=list)
-    skipped: list[HtmlElement] = field(default_factory=list)  # pingbacks, trackbacks
+    skipped: list[HtmlElement] = field(default_factory=list)  # entries whose links are never citations
     sections: list[HtmlElement] = field(default_factory=list)  # containers of the entries
     _by_element: dict[HtmlElement, HtmlComment | None] = field(default_factory=dict)
 
@@ -149,14 +165,55 @@ def find_comments(root: HtmlElement) -> CommentLayout:
         entries = entries[1:]  # a forum topic's first post is the article itself
     layout = CommentLayout()
     entry_set = set(entries)
+    numbers: dict[HtmlElement, HtmlComment] = {}
+    answers = 0
+    qa_page = any(_is_answer(e) for e in entries)
     for element in entries:
-        if _tokens(element) & _SKIP_CLASSES:
-            layout.add(element, None)
-        else:
-            number = len(layout.comments) + 1
-            layout.add(element, HtmlComment(element, number, _author(element, entry_set), _date(element, entry_set)))
+        comment = HtmlComment(element, len(layout.comments) + 1, _author(element, entry_set), _date(element, entry_set))
+        comment.kind = _kind(element)
+        comment.permalink = _permalink(element, entry_set)
+        outer = next((numbers[a] for a in element.iterancestors() if a in numbers), None)
+        comment.parent = outer.number if outer else None
+        if comment.kind == ANSWER:
+            answers += 1
+            comment.label = f"answer {answers}"
+        elif qa_page:
+            on = outer.label if outer and outer.kind == ANSWER else "the question"
+            comment.label = f"comment on {on}"
+        numbers[element] = comment
+        layout.add(element, comment)
     layout.sections = _sections(entries, root)
     return layout
+
+
+def _kind(element: HtmlElement) -> str:
+    kinds = _tokens(element) & _SKIP_CLASSES
+    if kinds:
+        return PINGBACK if PINGBACK in kinds else TRACKBACK
+    return ANSWER if _is_answer(element) else COMMENT_KIND
+
+
+def _is_answer(element: HtmlElement) -> bool:
+    return (
+        (element.get("itemtype") or "").rstrip("/").endswith("schema.org/Answer")
+        or element.get("itemprop") in _ANSWER_PROPS
+        or ("answer" in _tokens(element) and bool(_ANSWER_ID.match(element.get("id") or "")))
+    )
+
+
+def _permalink(entry: HtmlElement, entries: set[HtmlElement]) -> str | None:
+    """The entry's own link (``#comment-N`` or its ``itemprop=url``), else its id as a fragment."""
+    own_id = entry.get("id") or ""
+    digits = re.search(r"\d+$", own_id)
+    for element in own_elements(entry, entries):
+        if element.tag != "a":
+            continue
+        href = (element.get("href") or "").strip()
+        if element.get("itemprop") == "url" and href and not href.startswith("#"):
+            return href
+        if "#comment" in href and "replytocom" not in href and (not digits or digits.group(0) in href):
+            return href
+    return f"#{own_id}" if own_id else None
 
 
 def is_chrome(element: HtmlElement, entry: HtmlElement) -> bool:
@@ -169,11 +226,12 @@ def is_chrome(element: HtmlElement, entry: HtmlElement) -> bool:
     while node is not None and node is not entry:
         if node.tag in ("header", "footer"):
             return True
-        names = [*_tokens(node), node.get("id") or "", node.get("itemprop") or ""]
-        chrome = any(_CHROME.search(name) for name in names if name)
-        if any(_CONTENT.search(name) for name in names if name) and not chrome:
+        names = [name for name in (*_tokens(node), node.get("id") or "", node.get("itemprop") or "") if name]
+        # a name that says "text" and nothing else wins over a helper class on the same
+        # element ("comment-body js-comment-edit-hide" is the text, not an edit button)
+        if any(_CONTENT.search(name) and not _CHROME.search(name) for name in names):
             return False
-        if chrome:
+        if any(_CHROME.search(name) for name in names):
             return True
         node = node.getparent()
     return False
@@ -188,7 +246,8 @@ def _is_candidate(element: HtmlElement) -> bool:
         return False
     classes = _tokens(element)
     marked = (
-        bool(_ENTRY_ID.match(element.get("id") or ""))
+        _is_answer(element)
+        or bool(_ENTRY_ID.match(element.get("id") or ""))
         or bool(classes & _ENTRY_CLASSES)
         or bool(classes & _SKIP_CLASSES)
         or element.get("itemprop") == "comment"

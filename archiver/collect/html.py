@@ -34,7 +34,8 @@ from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from .body import MainText, main_text
-from .comments import CommentLayout, find_comments, is_chrome
+from .comments import PINGBACK, TRACKBACK, CommentLayout, HtmlComment, find_comments, is_chrome
+from .comments import _is_button  # noqa: PLC2701 - shared with the entry's chrome rule
 from .decode import decode_document, sniff
 from .filters import Page, noise_reason, unwrap_redirect
 from .flat import FlatPage, Occurrence, flatten
@@ -212,7 +213,7 @@ def _link(occurrence: Occurrence, position: int, state: _PageState) -> RawLink |
     """The citation an occurrence makes, or None when it is not one."""
     in_entry, comment = state.layout.owner(occurrence.element)
     if in_entry:
-        if comment is None or not state.include_comments or is_chrome(occurrence.element, comment.element):
+        if comment is None or not state.include_comments or _entry_chrome(occurrence, comment):
             return None
     elif not state.body.holds(occurrence):
         return None
@@ -239,7 +240,24 @@ def _link(occurrence: Occurrence, position: int, state: _PageState) -> RawLink |
         anchor=anchor if occurrence.is_anchor else None,
         context=_context(state.flat, occurrence),
         position=position,
+        comment_kind=comment.kind if comment else None,
+        comment_label=comment.label if comment else None,
+        comment_parent=comment.parent if comment else None,
+        comment_permalink=_permalink(comment, state.base),
     )
+
+
+def _entry_chrome(occurrence: Occurrence, comment: HtmlComment) -> bool:
+    """Chrome of a comment entry; in a pingback or trackback the link to the citing page is the point."""
+    if comment.kind in (PINGBACK, TRACKBACK):
+        return occurrence.is_anchor and _is_button(occurrence.element)
+    return is_chrome(occurrence.element, comment.element)
+
+
+def _permalink(comment: HtmlComment | None, base: str | None) -> str | None:
+    if comment is None or not comment.permalink:
+        return None
+    return _join(base, comment.permalink) if base else None
 
 
 def _resolve(raw: str, base: str | None) -> str | None:

@@ -17,7 +17,9 @@ class RawLink:
     source's comments when ``where == "comment"``; it is ``None`` for the body,
     and for a comment section whose entries could not be told apart.
     ``position`` orders links within one source: a character offset for text
-    sources, the document-order index of the link occurrence for HTML.
+    sources, the document-order index of the link occurrence for HTML, the
+    comment's thread position times 1000 plus the link's index in it for
+    comments read from a comment platform's endpoint.
     """
 
     url: str
@@ -28,6 +30,11 @@ class RawLink:
     anchor: str | None  # link text; None for a bare URL
     context: str  # the sentence around the link (or ~200 chars), whitespace collapsed
     position: int
+    # Provenance of a comment, where the source shows it (None otherwise):
+    comment_kind: str | None = None  # comment, pingback, trackback, answer, reply (a platform's)
+    comment_label: str | None = None  # "answer 2", "comment on answer 2", "comment on the question"
+    comment_parent: int | None = None  # number of the comment this one answers
+    comment_permalink: str | None = None  # absolute URL of the comment itself
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ How URLs are delimited, as people write them:
   code spans are skipped (as lychee does by default).
 
 The context of a link (``context_around``) is the sentence holding it, within
-its paragraph (text between blank lines), whitespace collapsed; a sentence
+its paragraph (text between blank lines) and, in a list, within its own item
+(a marker line ``-``, ``*``, ``+``, ``•``, ``1.`` and its indented
+continuation lines; never the neighbouring items), whitespace collapsed; a sentence
 longer than ``CONTEXT_LIMIT`` is cut to about ``CONTEXT_WINDOW`` characters
 around the link, marked with ``…``. A URL standing alone on its line (a list
 marker aside) says nothing by itself, so its context is the line above it in
@@ -195,14 +197,18 @@ def context_around(text: str, start: int, end: int, *, lone_line: bool = True) -
     ``lone_line=False`` turns off the rule for a URL alone on its line (for a
     titled HTML link, whose own text explains it).
     """
-    para_start, para_end = _paragraph(text, start, end)
+    paragraph = _paragraph(text, start, end)
+    para_start, para_end = _bullet(text, *paragraph, start)
+    in_item = (para_start, para_end) != paragraph
+    marker = _LIST_MARKER.match(text[para_start:start])
+    para_start += marker.end() if marker else 0
     line_start = text.rfind("\n", para_start, start) + 1 if start > para_start else para_start
     line_start = max(line_start, para_start)
     line_end = text.find("\n", end, para_end)
     line_end = para_end if line_end < 0 else line_end
     line = text[line_start:line_end]
     if lone_line and collapse_ws(_LIST_MARKER.sub("", line)).strip("<>()[].,;:") == text[start:end].strip():
-        neighbour = _neighbour_line(text, para_start, para_end, line_start, line_end)
+        neighbour = _neighbour_line(text, para_start, para_end, line_start, line_end, in_item=in_item)
         if neighbour:
             return neighbour
     s_start, s_end = _sentence(text, para_start, para_end, start, end)
@@ -246,11 +252,45 @@ def _paragraph(text: str, start: int, end: int) -> tuple[int, int]:
     return para_start, after.start() if after else high
 
 
-def _neighbour_line(text: str, para_start: int, para_end: int, line_start: int, line_end: int) -> str:
+def _bullet(text: str, para_start: int, para_end: int, start: int) -> tuple[int, int]:
+    """Narrow a paragraph to the list item holding ``start`` (its marker line and
+    indented continuation lines); a line outside any item ends at the next item."""
+    line_start = max(para_start, text.rfind("\n", para_start, start) + 1)
+    item_start: int | None = None
+    probe = line_start
+    while True:
+        line_end = text.find("\n", probe, para_end)
+        line = text[probe : para_end if line_end < 0 else line_end]
+        if _LIST_MARKER.match(line):
+            item_start = probe
+            break
+        if probe == para_start or not line[:1].isspace() or not line.strip():
+            break  # a line that is not indented cannot continue an item above it
+        probe = max(para_start, text.rfind("\n", para_start, probe - 1) + 1)
+    if item_start is None and not any(_LIST_MARKER.match(line) for line in text[para_start:para_end].splitlines()):
+        return para_start, para_end
+    first = text.find("\n", start, para_end)
+    next_line = first + 1 if first >= 0 else para_end
+    while next_line < para_end:
+        line_end = text.find("\n", next_line, para_end)
+        line = text[next_line : para_end if line_end < 0 else line_end]
+        if _LIST_MARKER.match(line) or (item_start is not None and not line[:1].isspace()):
+            return (item_start if item_start is not None else para_start), next_line - 1
+        if line_end < 0:
+            break
+        next_line = line_end + 1
+    return (item_start if item_start is not None else para_start), para_end
+
+
+def _neighbour_line(
+    text: str, para_start: int, para_end: int, line_start: int, line_end: int, *, in_item: bool = False
+) -> str:
     """Text next to a URL-only line: the line above (in the paragraph, else the
-    paragraph above), followed by the line below when the one above is bare."""
-    above = _last_line(text[max(0, para_start - _SCAN_LIMIT) : line_start])
-    below = _first_line(text[line_end : min(len(text), para_end + _SCAN_LIMIT)])
+    paragraph above), followed by the line below when the one above is bare;
+    in a list item, only lines of the same item."""
+    reach = 0 if in_item else _SCAN_LIMIT
+    above = _last_line(text[max(0, para_start - reach) : line_start])
+    below = _first_line(text[line_end : min(len(text), para_end + reach)])
     if above and not _too_bare(above):
         if len(above) > CONTEXT_LIMIT:  # keep the end, nearest to the URL
             cut = above.find(" ", len(above) - CONTEXT_WINDOW)
