@@ -22,7 +22,7 @@ import os
 import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +31,7 @@ from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
 from .models import FetchResult, Verdict
-from .pages import HTML_TYPES, PageText, TextExtractor, read_html, text_limit
+from .pages import HTML_TYPES, DamagedCopy, PageText, TextExtractor, read_html, text_limit
 from .states import fetch_verdict, transition
 from .store import iso, parse_iso, utcnow
 
@@ -230,7 +230,7 @@ class Checker:
         carries only its digest (its ``text`` is not the page's; :func:`judge_fetch` never returns it)."""
         capture = self.archive.store.capture(link["cited_capture_id"])
         final = result.final
-        if capture is not None and final is not None and not final.truncated \
+        if capture is not None and final is not None and not final.truncated and not capture["damaged"] \
                 and final.payload_digest == capture["payload_digest"]:
             return PageText(None, "", None, capture["payload_digest"], capture["final_url"])
         return await self.cited_text(link)
@@ -244,12 +244,19 @@ class Checker:
     async def check(self, link: dict[str, Any]) -> CheckOutcome:
         result = await self.fetcher.fetch(link["url"])
         try:
-            cited = await self._cited_for(link, result)
+            damage: DamagedCopy | None = None
+            try:
+                cited = await self._cited_for(link, result)
+            except DamagedCopy as exc:  # one link's problem: judged as if never cited, and re-captured
+                cited, damage = None, exc
+                self.archive.store.mark_damaged(exc.capture_id, exc.problem)
             judgement, live = await judge_fetch(
                 result, cited, cited_url=link["url"], changed_below=self.config.check.changed_below,
                 probes=self.probes, extractor=self.extractor,
             )
             judgement = self._reviewed(link, result, judgement, live)
+            if damage is not None:
+                judgement = _after_damage(judgement, damage)
             return self._record(link, result, judgement, live)
         finally:
             result.cleanup()
@@ -282,7 +289,7 @@ class Checker:
         updates.update(http_status=result.status, final_url=result.final_url, similarity=judgement.similarity)
         if saved.capture_id:
             updates["latest_capture_id"] = saved.capture_id
-            if link["cited_capture_id"] is None and judgement.verdict is Verdict.OK:
+            if judgement.verdict is Verdict.OK and (link["cited_capture_id"] is None or judgement.reason == RECAPTURED):
                 updates["cited_capture_id"] = saved.capture_id
         store.record_check(link["id"], checked_at=now, verdict=judgement.verdict.value, reason=judgement.reason,
                            state=step.state.value, http_status=result.status, final_url=result.final_url,
@@ -290,6 +297,19 @@ class Checker:
                            detail=judgement.detail, link_updates=updates)
         return CheckOutcome(link["url"], link["id"], judgement, step.state.value, link["state"],
                             result.status, result.final_url)
+
+
+# A live page checked when its cited copy could not be read back becomes the new cited copy.
+RECAPTURED = "recaptured"
+
+
+def _after_damage(judgement: Judgement, damage: DamagedCopy) -> Judgement:
+    """The verdict of a check whose cited copy is damaged: a good live page is the new reference."""
+    if judgement.verdict is Verdict.OK:
+        return replace(judgement, reason=RECAPTURED,
+                       detail=f"{damage}; this capture is the new cited copy")
+    note = f"{damage}; the next good capture becomes the cited copy"
+    return replace(judgement, detail=f"{judgement.detail}; {note}" if judgement.detail else note)
 
 
 # Extraction costs ~40 ms of CPU a page: past this many links a check run moves
@@ -349,7 +369,7 @@ class LiveDiff:
 async def diff_live(store: Any, warc_dir: Any, config: Any, url: str, against: str, temp_dir: Any) -> LiveDiff:
     """Main-text diff between a stored copy of ``url`` and the live page (stores nothing new)."""
     from .diff import unified_diff
-    from .errors import UsageError
+    from .errors import ArchiverError, UsageError
 
     link = store.link(url)
     if link is None:
@@ -358,7 +378,11 @@ async def diff_live(store: Any, warc_dir: Any, config: Any, url: str, against: s
     if capture is None:
         raise UsageError(f"{url}: no {against} copy stored")
     extractor = TextExtractor(text_limit(config))
-    stored = await extractor.of_capture(store, warc_dir, capture)
+    try:
+        stored = await extractor.of_capture(store, warc_dir, capture)
+    except DamagedCopy as damage:
+        raise ArchiverError(f"{url}: {damage}; `archiver check {url}` captures the page again "
+                            f"as the new {against} copy") from None
     async with Fetcher(config.fetch, temp_dir=temp_dir) as fetcher:
         result = await fetcher.fetch(url)
         try:

@@ -39,7 +39,7 @@ def link_detail(store: Store, url: str) -> dict[str, Any]:
     detail["captures"] = [
         {"captured_at": c["captured_at"], "status": c["status"], "kind": c["kind"], "final_url": c["final_url"],
          "warc": c["warc"], "offset": c["offset"], "length": c["length"], "payload_digest": c["payload_digest"],
-         "error": c["error"]}
+         "error": c["error"], "damaged": c["damaged"]}
         for c in store.captures_for(row["id"])
     ]
     detail["checks"] = [
@@ -78,7 +78,8 @@ def render_detail(detail: dict[str, Any]) -> str:
     lines.append("  captures:")
     for c in detail["captures"]:
         where = f"{c['warc']}:{c['offset']}" if c["warc"] else "-"
-        lines.append(f"    {c['captured_at']}  {c['status'] or '-'}  {c['kind']:<8} {where}")
+        damaged = f"  DAMAGED: {c['damaged']}" if c["damaged"] else ""
+        lines.append(f"    {c['captured_at']}  {c['status'] or '-'}  {c['kind']:<8} {where}{damaged}")
     lines.append("  checks:")
     for c in detail["checks"]:
         sim = f"  similarity {c['similarity']:.2f}" if c["similarity"] is not None else ""

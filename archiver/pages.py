@@ -8,6 +8,8 @@ with the same digest is never extracted again.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -17,10 +19,21 @@ from typing import Any
 from . import warc
 from .extract import decode_body, decode_text, extract, extract_pdf
 from .config import Config
+from .errors import ArchiverError
 from .models import FetchResult
 from .store import Store
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
+
+
+class DamagedCopy(ArchiverError):
+    """A stored copy whose WARC record cannot be read back (truncated, corrupted, missing file)."""
+
+    def __init__(self, capture: dict[str, Any], problem: str) -> None:
+        self.capture_id = int(capture["id"])
+        self.where = f"{capture['warc']} at offset {capture['offset']}"
+        self.problem = problem
+        super().__init__(f"the stored copy of {capture['captured_at']} ({self.where}) is damaged: {problem}")
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,9 @@ class TextExtractor:
                                final.header("content-type"), final.payload_digest, final.url, self.limit)
 
     async def of_capture(self, store: Store, warc_dir: Path, capture: dict[str, Any]) -> PageText | None:
-        """Main text of a stored capture, from the ``texts`` cache or its WARC record (then cached)."""
+        """Main text of a stored capture, from the ``texts`` cache or its WARC record (then cached).
+
+        Raises :class:`DamagedCopy` when the record (or a revisit's original) cannot be read back."""
         digest = capture["payload_digest"] or ""
         cached = store.text_for(digest) if digest else None
         if cached is not None:
@@ -123,9 +138,39 @@ class TextExtractor:
             return await self.of_capture(store, warc_dir, original) if original else None
         if not capture["warc"]:
             return None
-        headers, body = warc.read_payload(warc_dir, capture["warc"], capture["offset"])
+        if capture.get("damaged"):
+            raise DamagedCopy(capture, capture["damaged"])
+        try:
+            record = warc.read_record(warc_dir, capture["warc"], capture["offset"], capture["length"])
+        except Exception as exc:  # noqa: BLE001 - whatever bytes are there: warcio, gzip, EOF, OS errors
+            raise DamagedCopy(capture, _problem(exc)) from None
+        declared = record.rec_headers.get_header("WARC-Payload-Digest")
+        if record.rec_type != "response" or (declared and declared != _sha1(record.payload)):
+            # gzip and warcio return what a cut-short member holds: the digest tells
+            raise DamagedCopy(capture, f"the {record.rec_type} record's payload does not match its digest "
+                                       "(truncated or altered)")
+        headers = list(record.http_headers.headers) if record.http_headers else []
+        body = record.payload
         page = await self._run(text_of_bytes, body, _header(headers, "content-encoding"),
                                _header(headers, "content-type"), digest, capture["final_url"], self.limit)
         if digest:
             store.save_text(digest, page.title, page.text, page.fingerprint)
         return page
+
+
+def _sha1(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")  # noqa: S324 - WARC's digest
+
+
+def _problem(exc: Exception) -> str:
+    """What is wrong with a stored record, in a line."""
+    if isinstance(exc, StopIteration):
+        return "no record at that offset (the file is shorter)"
+    if isinstance(exc, FileNotFoundError):
+        return "the WARC file is missing"
+    if isinstance(exc, EOFError):
+        return "the record is cut short (truncated file)"
+    if type(exc).__name__ == "ArchiveLoadFailed":  # warcio: the bytes there are no WARC record
+        return "no readable WARC record at that offset (corrupted bytes)"
+    text = "".join(c if c.isprintable() else "?" for c in " ".join(str(exc).split()))
+    return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__

@@ -549,10 +549,16 @@ class Store:
     # -- captures
 
     def last_response_capture(self, link_id: int) -> dict[str, Any] | None:
-        """The newest capture holding a full response (the original for a revisit)."""
+        """The newest capture holding a full response that can be read back (the original for a revisit)."""
         return self._one(
-            "SELECT * FROM captures WHERE link_id = ? AND kind = 'response' ORDER BY id DESC LIMIT 1", [link_id]
+            "SELECT * FROM captures WHERE link_id = ? AND kind = 'response' AND damaged IS NULL "
+            "ORDER BY id DESC LIMIT 1", [link_id]
         )
+
+    def mark_damaged(self, capture_id: int, problem: str) -> None:
+        """Record that a capture's WARC record cannot be read back (never a revisit's original again)."""
+        with self.atomic():
+            self.db.execute("UPDATE captures SET damaged = ? WHERE id = ?", [problem, capture_id])
 
     def capture(self, capture_id: int | None) -> dict[str, Any] | None:
         if capture_id is None:

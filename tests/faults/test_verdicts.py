@@ -173,3 +173,68 @@ def test_a_link_that_died_in_a_check_between_sweeps_is_newly_dead_in_the_next_sw
     assert changes["newly_dead"][0]["before"] == "ok"
     markdown = (tmp_path / "archives" / "reports" / "latest.md").read_text()
     assert dies in markdown.split("## ", 2)[1]  # listed first, under the changes
+
+
+# -- 7. a damaged stored copy costs one link, never a run ------------------------------------------
+
+
+def cited_record(config: Config, url: str) -> tuple[Path, int, int]:
+    with Archive(config) as archive:
+        link = archive.store.link(normalize_url(url))
+        assert link is not None
+        capture = archive.store.capture(link["cited_capture_id"])
+        assert capture is not None and capture["kind"] == "response"
+        return archive.warc_dir / capture["warc"], int(capture["offset"]), int(capture["length"])
+
+
+def flip_bytes(path: Path, at: int, count: int = 64) -> None:
+    data = bytearray(path.read_bytes())
+    for n in range(at, at + count):
+        data[n] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_cited_copies_are_reported_and_recaptured_while_the_run_goes_on(
+        world: Config, server: TestServer, tmp_path: Path) -> None:
+    corrupt = server.route("/verdicts/damaged/corrupt", ARTICLE)
+    truncated = server.route("/verdicts/damaged/truncated", ARTICLE.replace("</body>", "<!-- 2 --></body>"))
+    healthy = server.route("/verdicts/damaged/healthy", ARTICLE.replace("</body>", "<!-- 3 --></body>"))
+    for url in (corrupt, truncated, healthy):
+        snap(world, url)  # one run each: one WARC file each
+    path, offset, length = cited_record(world, corrupt)
+    flip_bytes(path, offset + length // 2)
+    path, offset, length = cited_record(world, truncated)
+    with open(path, "r+b") as handle:
+        handle.truncate(offset + length // 2)
+    # the pages changed a little since: judging them needs the cited text
+    for route, url in (("corrupt", corrupt), ("truncated", truncated), ("healthy", healthy)):
+        server.routes[f"/verdicts/damaged/{route}"] = html_route(
+            one_word_edited(server.routes[f"/verdicts/damaged/{route}"].body.decode()))
+    runner = CliRunner()
+    config_path = cli_config(world, tmp_path)
+    diff = runner.invoke(cli, ["--config", config_path, "diff", corrupt])
+    assert diff.exit_code != 0 and "Traceback" not in diff.output
+    assert "damaged" in diff.output, diff.output
+
+    run = runner.invoke(cli, ["--config", config_path, "check", corrupt, truncated, healthy])
+    assert run.exit_code == 0, run.output
+    lines = {line.split()[1]: line for line in run.output.splitlines() if "://" in line}
+    assert set(lines) == {corrupt, truncated, healthy}, run.output
+    assert "minor-edit" in lines[healthy]
+    for url in (corrupt, truncated):
+        assert "damaged" in lines[url] and "recaptured" in lines[url], lines[url]
+        listing = runner.invoke(cli, ["--config", config_path, "links", url])
+        assert "damaged" in listing.output, listing.output
+        detail = json.loads(runner.invoke(cli, ["--config", config_path, "links", url, "--format", "json"]).output)
+        assert [c["damaged"] is not None for c in detail["captures"]] == [True, False]
+        assert [c["kind"] for c in detail["captures"]] == ["response", "response"]  # no revisit of damaged bytes
+
+    # the new capture is the reference now: a further one-word edit is a minor edit of it
+    for route in ("corrupt", "truncated"):
+        body = server.routes[f"/verdicts/damaged/{route}"].body.decode()
+        server.routes[f"/verdicts/damaged/{route}"] = html_route(body.replace("investigated", "examined"))
+    for url in (corrupt, truncated):
+        again = check(world, url)
+        assert (again["verdict"], again["reason"], again["state"]) == ("ok", "minor-edit", "ok"), again
+    diff = runner.invoke(cli, ["--config", config_path, "diff", corrupt])
+    assert diff.exit_code == 0, diff.output
