@@ -262,10 +262,15 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
 @cli.command()
 @click.argument("url", required=False)
 @click.option("--state", help="Only links in this state (ok, changed, moved, failing, dead, blocked, excluded, pending).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "robust-links"]), default="text",
+              show_default=True,
+              help="robust-links: each citation as <a href data-originalurl data-versionurl data-versiondate>.")
+@click.option("--memento", type=click.Choice(["ours", "public"]), default="ours", show_default=True,
+              help="robust-links: point data-versionurl at our replay ([serve] public_url) or at a public "
+                   "archive's memento when one is known.")
 @click.pass_context
 @handle_errors
-def links(ctx: click.Context, url: str | None, state: str | None, fmt: str) -> None:
+def links(ctx: click.Context, url: str | None, state: str | None, fmt: str, memento: str) -> None:
     """List links with their state and citations; with URL, one link's history.
 
     \b
@@ -273,6 +278,7 @@ def links(ctx: click.Context, url: str | None, state: str | None, fmt: str) -> N
       archiver links
       archiver links --state dead --format json
       archiver links https://example.com/cited-page
+      archiver links --format robust-links > citations.html
     """
     from .listing import link_detail, link_rows, render_detail, render_rows
     from .models import State
@@ -285,12 +291,40 @@ def links(ctx: click.Context, url: str | None, state: str | None, fmt: str) -> N
     if not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver snapshot` or `archiver sweep`)")
     with Store(db_path) as store:
+        if fmt == "robust-links":
+            _print_robust_links(store, config, url, state, memento)
+            return
         if url:
             detail = link_detail(store, url)
             click.echo(json.dumps(detail, indent=2) if fmt == "json" else render_detail(detail))
             return
         rows = link_rows(store, state)
         click.echo(json.dumps(rows, indent=2) if fmt == "json" else render_rows(rows))
+
+
+def _print_robust_links(store: Any, config: Config, url: str | None, state: str | None, prefer: str) -> None:
+    from .collect.normalize import normalize_url
+    from .export.robust_links import Listing, link_robust_links, robust_links
+
+    listing = Listing()
+    snippets: Any  # a list or an iterator of RobustLink
+    if url:
+        row = store.link(normalize_url(url))
+        if row is None:
+            raise ArchiverError(f"{url}: not in the archive")
+        snippets = link_robust_links(store, config.serve, int(row["id"]), prefer=prefer)
+        listing.without_copy = 0 if snippets else 1
+    else:
+        snippets = robust_links(store, config.serve, state=state, prefer=prefer, listing=listing)
+    ours = False
+    for snippet in snippets:
+        ours = ours or not snippet.public
+        click.echo(snippet.html)
+    if ours and not config.serve.public_url and not config.serve.replay_url:
+        click.echo("archiver: [serve] public_url is not set: data-versionurl points at this machine's replay "
+                   "(archiver serve); set it to the address others reach the workbench at", err=True)
+    if listing.without_copy:
+        click.echo(f"archiver: {listing.without_copy} link(s) have no stored copy yet and no snippet", err=True)
 
 
 # -- collect --------------------------------------------------------------------

@@ -240,9 +240,15 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
             if a is not None and b is not None:
                 by_id = {c["id"]: c for c in detail["captures"]}
                 diff = text_diff(text_of(store, by_id[a]), text_of(store, by_id[b]))
+            from ..export.robust_links import cite_section, link_robust_links
+
+            cite = cite_section(link_robust_links(store, config.serve, link_id,
+                                                  base=replay_prefix),
+                                store.alternatives([link_id]))
             html = pages.link_page(detail["link"], citations=detail["citations"], captures=detail["captures"],
                                    checks=detail["checks"], decisions=detail["decisions"], diff=diff,
-                                   diff_pair=(a, b), cited_id=detail["link"]["cited_capture_id"], csrf=csrf())
+                                   diff_pair=(a, b), cited_id=detail["link"]["cited_capture_id"], csrf=csrf(),
+                                   cite=cite)
         return Response(html, mimetype="text/html")
 
     @app.get("/decisions")

@@ -72,6 +72,13 @@ SCRIPT = """
       post("/api/decisions/" + button.getAttribute("data-undo") + "/undo", {}, d.querySelector(".msg"));
     });
   });
+  [].slice.call(d.querySelectorAll("button.copy")).forEach(function (button) {
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy") || "";
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard) { navigator.clipboard.writeText(text).then(done); }
+    });
+  });
   d.body.setAttribute("data-ready", "1");
 })();
 """.strip()

@@ -258,7 +258,7 @@ def _decide_form(link: dict[str, Any]) -> str:
 
 def link_page(link: dict[str, Any], *, citations: list[dict[str, Any]], captures: list[dict[str, Any]],
               checks: list[dict[str, Any]], decisions: list[dict[str, Any]], diff: TextDiff | None,
-              diff_pair: tuple[int | None, int | None], cited_id: int | None, csrf: str) -> str:
+              diff_pair: tuple[int | None, int | None], cited_id: int | None, csrf: str, cite: str = "") -> str:
     reason = f' <span class="reason">{e(link["reason"])}</span>' if link["reason"] else ""
     facts = [("state since", link["state_since"]), ("last checked", link["last_checked"] or "never"),
              ("failures", str(link["failures"])), ("HTTP status", link["http_status"]),
@@ -273,9 +273,9 @@ def link_page(link: dict[str, Any], *, citations: list[dict[str, Any]], captures
             f'<dl class="facts">{dl}</dl></article>')
     review = (f'<section id="review"><h2>Review</h2><div class="panel">{_decide_form(link)}'
               f"{_decision_rows(decisions)}</div></section>")
-    # Cite it: the place for this link's Robust Links snippet (with a copy button) and its
-    # mementos in other web archives ("alternatives", SPEC §10), once those are stored.
-    cite = '<section id="cite" hidden></section>'
+    # Cite it: this link's Robust Links snippets (with copy buttons) and its mementos in other
+    # web archives ("alternatives", SPEC §10): archiver.export.robust_links.cite_section
+    cite = cite or '<section id="cite" hidden></section>'
     cite_rows = "".join(
         f'<li><span class="where">{e(_where(c))}</span> in '
         f'{external(c["source"], c.get("source_title") or c["source"]) if c["source"].startswith("http") else e(c["source"])}'
