@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 
+from .charsets import decode_declared, header_charset, text_codec
+
 log = logging.getLogger(__name__)
 
 #: HTML beyond this many characters (after dropping scripts and styles) is cut
@@ -135,11 +137,7 @@ def _drain(inflater: zlib._Decompress, view: memoryview, start: int, out: bytear
 
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
-# WHATWG: these labels mean windows-1252 in browsers; UTF-16 in <meta> means UTF-8.
-_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "ascii": "cp1252",
-            "us-ascii": "cp1252", "iso8859-1": "cp1252", "x-user-defined": "cp1252"}  # fmt: skip
 
 
 def decode_text(body: bytes, content_type: str | None) -> str:
@@ -147,36 +145,31 @@ def decode_text(body: bytes, content_type: str | None) -> str:
 
     Order: byte-order mark, ``charset`` of the Content-Type header, a
     ``<meta charset>`` or ``http-equiv`` declaration in the first 8 KB, then
-    UTF-8. Undecodable bytes become U+FFFD.
+    UTF-8. Undecodable bytes become U+FFFD. A declared label that names no
+    text encoding (``base64``, ``rot13``, ``idna`` ...) is ignored
+    (:func:`archiver.charsets.text_codec` decides, for collect too).
     """
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(encoding, errors="replace")
-    encoding = _header_charset(content_type) or _meta_charset(body[:8192]) or "utf-8"
-    return body.decode(encoding, errors="replace")
+    for codec in (_header_charset(content_type), _meta_charset(body[:8192])):
+        text = decode_declared(body, codec) if codec else None
+        if text is not None:
+            return text
+    return body.decode("utf-8", errors="replace")
 
 
 def _header_charset(content_type: str | None) -> str | None:
-    match = _HEADER_CHARSET.search(content_type or "")
-    return _codec(match[1]) if match else None
+    label = header_charset(content_type)
+    return text_codec(label) if label else None
 
 
 def _meta_charset(head: bytes) -> str | None:
     match = _META_CHARSET.search(head)
     if not match:
         return None
-    codec = _codec(match[1].decode("ascii", "replace"))
+    codec = text_codec(match[1].decode("ascii", "replace"))
     return "utf-8" if codec and codec.startswith("utf-16") else codec
-
-
-def _codec(label: str) -> str | None:
-    """Python codec name for a charset label, or None when unknown."""
-    label = label.strip().lower()
-    label = _ALIASES.get(label, label)
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
 
 
 # ---------------------------------------------------------------- extraction

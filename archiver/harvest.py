@@ -16,13 +16,16 @@ from .collect import Collected, CollectProblem, FeedEntry, collect_file, collect
 from .collect.normalize import normalize_url
 from .config import Config, Source
 from .errors import InvalidURL, UsageError
-from .extract import decode_text
+from .charsets import header_charset
 from .fetch import Fetcher
 from .pages import final_body, text_limit
 from .store import CitationInput, Store
 
 FEED_TYPES = ("xml", "rss", "atom", "json")
 MAX_FEED_ENTRIES = 500
+# A sitemap index lists sitemaps; some sites nest indexes once more. Deeper
+# than this is a trap (or a loop through ever new URLs), not a site map.
+MAX_FEED_DEPTH = 3
 
 
 @dataclass
@@ -64,7 +67,39 @@ def to_citations(collected: Collected, exclude: Iterable[str]) -> tuple[list[Cit
 
 
 
+@dataclass
+class _Walk:
+    """The feeds, sitemaps and pages one source has led to: none is read twice,
+    so a sitemap index that lists itself (or any loop) ends. ``path`` holds the
+    sitemaps being read, outermost first: one of them listed again is a loop."""
+
+    seen: set[str] = field(default_factory=set)
+    path: list[str] = field(default_factory=list)
+
+    def visit(self, url: str) -> bool:
+        """Note ``url`` as read; False if it already was."""
+        key = _walk_key(url)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+    def was_read(self, url: str) -> bool:
+        return _walk_key(url) in self.seen
+
+    def in_path(self, url: str) -> bool:
+        return _walk_key(url) in self.path
+
+
+def _walk_key(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except InvalidURL:
+        return url
+
+
 def _is_feed(data: bytes, content_type: str) -> bool:
+    content_type = content_type.split(";")[0].strip().lower()
     if any(kind in content_type for kind in FEED_TYPES) and "html" not in content_type:
         return True
     head = data[:500].lstrip().lower()
@@ -108,25 +143,46 @@ class Harvester:
             harvest.add(self.record(collected, "file", name))
         return harvest
 
-    async def url(self, url: str, name: str | None = None, *, feed_ok: bool = True) -> Harvest:
+    async def url(self, url: str, name: str | None = None, *, feed_ok: bool = True,
+                  walk: _Walk | None = None) -> Harvest:
         """An article page (or, when it turns out to be one, a feed)."""
+        walk = walk or _Walk()
+        walk.visit(url)
         fetched = await self._fetch_body(url, "")
         if isinstance(fetched, CollectProblem):
             return Harvest(problems=[fetched])
         data, content_type, final_url = fetched
+        walk.visit(final_url)
         if feed_ok and _is_feed(data, content_type):
-            return await self._feed_entries(parse_feed(data, url), name)
-        html = decode_text(data, content_type)
-        collected = collect_html(html, final_url, url, include_comments=self.config.collect.include_comments)
+            walk.path.append(_walk_key(url))
+            return await self._feed_entries(parse_feed(data, url), name, walk, url, depth=1)
+        collected = collect_html(data, final_url, url, include_comments=self.config.collect.include_comments,
+                                 charset=header_charset(content_type))
         return self.record(collected, "url", name)
 
-    async def feed(self, url: str, name: str | None = None) -> Harvest:
+    async def feed(self, url: str, name: str | None = None, *, walk: _Walk | None = None,
+                   depth: int = 0) -> Harvest:
+        """The pages a feed or sitemap lists (and, for a sitemap index, those of its
+        sitemaps). A feed that is no feed raises UsageError; one listed by a
+        sitemap index is a problem of that source instead."""
+        walk = walk or _Walk()
+        walk.visit(url)
         fetched = await self._fetch_body(url, "feed ")
         if isinstance(fetched, CollectProblem):
             return Harvest(problems=[fetched])
-        entries = parse_feed(fetched[0], url)
+        walk.visit(fetched[2])
+        try:
+            entries = parse_feed(fetched[0], url)
+        except UsageError as exc:
+            if depth == 0:
+                raise
+            return Harvest(problems=[CollectProblem(url, 0, str(exc))])
         self.store.record_source(url, "feed", name=name)
-        return await self._feed_entries(entries, name)
+        walk.path.append(_walk_key(url))
+        try:
+            return await self._feed_entries(entries, name, walk, url, depth=depth + 1)
+        finally:
+            walk.path.pop()
 
     async def _fetch_body(self, url: str, what: str) -> tuple[bytes, str, str] | CollectProblem:
         """(content-decoded body, content type, final URL) of ``url``, or the problem that stopped it."""
@@ -140,17 +196,33 @@ class Harvester:
                 data = final_body(result, self.limit)
             except ValueError as exc:  # an encoding we cannot inflate
                 return CollectProblem(url, 0, f"could not decode {what}{url}: {exc}")
-            return data, result.final.content_type, result.final_url
+            return data, result.final.header("content-type") or "", result.final_url
         finally:
             result.cleanup()
 
-    async def _feed_entries(self, entries: list[FeedEntry], name: str | None) -> Harvest:
+    async def _feed_entries(self, entries: list[FeedEntry], name: str | None, walk: _Walk, listed_by: str,
+                            depth: int) -> Harvest:
+        """Collect what ``entries`` (of the feed or sitemap ``listed_by``, ``depth`` levels
+        below the source) point at; loops and traps become problems, the rest is read."""
         harvest = Harvest()
         for entry in entries[:MAX_FEED_ENTRIES]:
             if entry.is_sitemap_index:
-                harvest.add(await self.feed(entry.url, name))
+                if walk.in_path(entry.url) or _walk_key(entry.url) == _walk_key(listed_by):
+                    harvest.problems.append(CollectProblem(listed_by, 0, (
+                        f"{listed_by} lists {entry.url}, which lists it in turn: a loop of sitemaps; "
+                        "not read again")))
+                elif walk.was_read(entry.url):
+                    continue  # listed by two sitemaps: read once
+                elif depth >= MAX_FEED_DEPTH:
+                    harvest.problems.append(CollectProblem(listed_by, 0, (
+                        f"sitemaps nested more than {MAX_FEED_DEPTH} levels deep: {entry.url} "
+                        f"(listed by {listed_by}) not read")))
+                else:
+                    harvest.add(await self.feed(entry.url, name, walk=walk, depth=depth))
                 continue
-            page = await self.url(entry.url, name, feed_ok=False)
+            if not walk.visit(entry.url):
+                continue  # a page listed twice (or the feed itself) is read once
+            page = await self.url(entry.url, name, feed_ok=False, walk=walk)
             if page.collected or not entry.content_html:
                 harvest.add(page)
                 continue

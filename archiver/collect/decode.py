@@ -7,6 +7,12 @@ windows-1252 (which, as in browsers, also stands for the ``iso-8859-1`` and
 ``ascii`` labels). Undecodable bytes become U+FFFD; every guess or repair is
 reported as a note so the caller can tell the user.
 
+A declared charset is untrusted input: :mod:`archiver.charsets` is the one
+place a label becomes a codec, and only for text encodings a browser could read
+(never ``base64``, ``rot13``, ``hex``, ``idna``, ``undefined``, ``utf-7`` ...);
+any other label is ignored (with a note) and the bytes are decoded as if
+nothing had been declared.
+
 ``sniff`` says when bytes are plainly not an HTML page (an image, a PDF, a
 compressed body, JSON, a feed), so the collector can say so instead of
 harvesting garbage.
@@ -18,6 +24,8 @@ import codecs
 import json
 import re
 
+from archiver.charsets import decode_declared, text_codec
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -27,17 +35,6 @@ _BOMS = (
 )
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,300}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""", re.I)
-_WINDOWS_1252_LABELS = {
-    "iso-8859-1",
-    "iso8859-1",
-    "latin-1",
-    "latin1",
-    "l1",
-    "ascii",
-    "us-ascii",
-    "cp819",
-    "iso_8859-1",
-}
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"GIF87a", "a GIF image"),
@@ -62,19 +59,25 @@ def decode_document(data: bytes, declared: str | None = None, *, html: bool = Tr
     """Decode ``data``; return the text and notes about guesses and repairs."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return _decode(data[len(bom) :], encoding, f"byte-order mark says {encoding}")
+            decoded = _decode(data[len(bom) :], encoding, f"byte-order mark says {encoding}")
+            if decoded is not None:  # a BOM's codec always decodes
+                return decoded
     notes: list[str] = []
     document_label = _declared_in(data) if html else None
     for origin, label in (("HTTP", declared), ("the document", document_label)):
         if not label:
             continue
-        codec = _lookup(label)
+        codec = text_codec(label)
         if codec is None:
-            notes.append(f"unknown charset {label!r} declared in {origin}; ignored")
+            notes.append(f"unknown or non-text charset {label!r} declared in {origin}; ignored")
             continue
         if origin == "the document" and codec.startswith("utf-16"):
             codec = "utf-8"  # a declaration readable as ASCII cannot be UTF-16 (HTML spec)
-        text, more = _decode(data, codec, f"charset {label!r} declared in {origin}")
+        decoded = _decode(data, codec, f"charset {label!r} declared in {origin}")
+        if decoded is None:
+            notes.append(f"charset {label!r} declared in {origin} could not decode the page; ignored")
+            continue
+        text, more = decoded
         return text, notes + more
     return _fallback(data, notes)
 
@@ -89,8 +92,10 @@ def _fallback(data: bytes, notes: list[str]) -> tuple[str, list[str]]:
     return text, notes
 
 
-def _decode(data: bytes, encoding: str, why: str) -> tuple[str, list[str]]:
-    text = data.decode(encoding, errors="replace")
+def _decode(data: bytes, encoding: str, why: str) -> tuple[str, list[str]] | None:
+    text = decode_declared(data, encoding)
+    if text is None:
+        return None
     bad = text.count("\ufffd")
     if bad and encoding == "utf-8":
         try:
@@ -104,18 +109,6 @@ def _declared_in(data: bytes) -> str | None:
     head = data[:4096]
     match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
     return match.group(1).decode("ascii") if match else None
-
-
-def _lookup(label: str) -> str | None:
-    """The Python codec for a charset label, following the WHATWG aliases."""
-    label = label.strip().lower()
-    if label in _WINDOWS_1252_LABELS:
-        return "cp1252"
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return None
-    return name
 
 
 def sniff(data: bytes | str) -> str | None:

@@ -13,7 +13,9 @@
   gzip-compressed sitemap (``sitemap.xml.gz``) is inflated, up to
   ``MAX_INFLATED`` bytes.
 
-Relative URLs are resolved against the feed's URL. Entries keep document
+An ``<?xml encoding?>`` that names no text encoding (``base64``,
+``undefined``, ``punycode`` ...) is ignored: the bytes are read as UTF-8 (else
+windows-1252), as for a page. Relative URLs are resolved against the feed's URL. Entries keep document
 order; a URL listed twice is kept once. Data that is none of these raises
 ``archiver.errors.UsageError`` with a message that says what was found, since
 a broken feed source is the user's to fix.
@@ -25,24 +27,28 @@ import gzip
 import html
 import io
 import json
+import re
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 from lxml import etree
 
+from archiver.charsets import text_codec
 from archiver.errors import UsageError
 
 from .model import FeedEntry
 
 MAX_INFLATED = 50 * 1024 * 1024
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+_XML_ENCODING = re.compile(rb"""\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([^"'>]{0,40})["']""")
 
 
 def parse_feed(data: bytes, url: str) -> list[FeedEntry]:
     """Entries of an RSS, Atom or JSON feed, or of a sitemap (module docstring)."""
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(data, url)
+    data = _without_bad_declaration(data)
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
         return _dedupe(_json_feed(data, url))
@@ -61,6 +67,21 @@ def _gunzip(data: bytes, url: str) -> bytes:
     if len(inflated) > MAX_INFLATED:
         raise UsageError(f"{url}: inflates to more than {MAX_INFLATED} bytes; not read")
     return inflated
+
+
+def _without_bad_declaration(data: bytes) -> bytes:
+    """``data`` declared (and if need be re-encoded) as UTF-8 when its XML
+    declaration names no text encoding: feedparser and libxml2 fail on such a
+    label, or raise."""
+    match = _XML_ENCODING.match(data[:300])
+    if match is None or text_codec(match.group(1).decode("ascii", "replace")) is not None:
+        return data
+    data = data[: match.start(1)] + b"utf-8" + data[match.end(1) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        data = data.decode("cp1252", errors="replace").encode("utf-8")
+    return data
 
 
 def _xml_root(data: bytes) -> etree._Element | None:

@@ -1,0 +1,195 @@
+"""One hostile page costs one link, never a run (issue 10, items 5, 6, 8, 9).
+
+A real local server serves the hostile pages next to ordinary ones; each test
+runs what a user runs (``collect``, ``snapshot``, ``check``, ``sweep``) and
+asserts that the run completes, that the bad item is reported with a message
+that names it, and that the other links of the same run are fine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from archiver.cli import cli
+
+from ..server import TestServer, respond
+from .invariants import assert_archive_consistent
+
+GOOD_PAGE = (
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body><article>"
+    "<h1>{title}</h1>"
+    "<p>The report on river levels was published in spring; its figures are cited by "
+    "<a href='https://cited.example/{slug}/report'>the regional water office</a> and were checked twice.</p>"
+    "<p>Readers asked where the measurements came from, and the authors answered in detail, "
+    "listing stations, dates and the methods used for each of them over the whole decade.</p>"
+    "</article></body></html>"
+)
+
+
+def good_page(slug: str, title: str = "River levels") -> str:
+    return GOOD_PAGE.format(slug=slug, title=title)
+
+
+def write_config(tmp_path: Path, extra: str = "") -> tuple[str, Path]:
+    archive = tmp_path / "archives"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[archive]\ndir = "{archive}"\n[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\n'
+        f'retries = 0\nread_timeout = "5s"\ntotal_timeout = "20s"\n{extra}'
+    )
+    return str(path), archive
+
+
+def run(config: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", config, *args])
+
+
+# -- 5. a declared charset that is no text encoding -----------------------------------------------
+
+# Python codecs a page may name that are not text encodings (LookupError on
+# bytes.decode), or that raise on arbitrary bytes (idna, undefined), or that no
+# browser decodes with (utf-7, punycode).
+BAD_CHARSETS = ["rot13", "base64", "hex", "zlib", "bz2", "uu", "quopri", "idna", "undefined", "punycode", "utf-7"]
+
+
+def charset_pages(server: TestServer, prefix: str) -> dict[str, str]:
+    """One page per bad charset, declared in <meta> and (for every other one) in the header too."""
+    urls = {}
+    for index, label in enumerate(BAD_CHARSETS):
+        body = good_page(f"{prefix}-{label}").replace("<meta charset='utf-8'>", f'<meta charset="{label}">')
+        content_type = f"text/html; charset={label}" if index % 2 else "text/html"
+        urls[label] = server.route(f"/hostile/{prefix}/{label}", body, content_type=content_type)
+    return urls
+
+
+def test_collect_reads_pages_declaring_non_text_charsets(server: TestServer, tmp_path: Path) -> None:
+    config, _ = write_config(tmp_path)
+    pages = charset_pages(server, "collect")
+    good = server.route("/hostile/collect/good", good_page("good"))
+    result = run(config, "collect", "--format", "json", *pages.values(), good)
+    assert result.exit_code == 0, result.output
+    cited = {c["source"]: c["url"] for c in json.loads(result.stdout)}
+    assert cited[good] == "https://cited.example/good/report"
+    for label, url in pages.items():  # decoded as if nothing was declared: the citation is found
+        assert cited.get(url) == f"https://cited.example/collect-{label}/report", label
+        assert f"charset {label!r} declared in the document; ignored" in result.stderr, label
+
+
+def test_check_judges_pages_declaring_non_text_charsets(server: TestServer, tmp_path: Path) -> None:
+    config, archive = write_config(tmp_path)
+    pages = charset_pages(server, "check")
+    good = server.route("/hostile/check/good", good_page("good"))
+    assert run(config, "snapshot", *pages.values(), good).exit_code == 0
+    time.sleep(1.1)  # captures are timed to the second; the invariants tell fetches apart by their time
+    # new bytes, same text: the checker must extract both the cited copy and the live page
+    for path in [f"/hostile/check/{label}" for label in BAD_CHARSETS] + ["/hostile/check/good"]:
+        route = server.routes[path]
+        route.body = route.body.replace(b"</body>", b"<!-- v2 --></body>")
+    result = run(config, "check", "--all", "--format", "json")
+    assert result.exit_code == 0, result.output
+    outcomes = {o["url"]: o for o in json.loads(result.stdout)}
+    assert len(outcomes) == len(pages) + 1
+    for url in [*pages.values(), good]:
+        assert (outcomes[url]["state"], outcomes[url]["reason"]) == ("ok", "unchanged"), outcomes[url]
+    assert_archive_consistent(archive)
+    # and a later check of the same links works as well (nothing left due and broken)
+    again = run(config, "check", "--all")
+    assert again.exit_code == 0, again.output
+
+
+def test_feeds_declaring_non_text_encodings_are_read(server: TestServer, tmp_path: Path) -> None:
+    config, _ = write_config(tmp_path)
+    page = server.route("/hostile/feed-charset/page", good_page("from-feed"))
+    feeds = []
+    for label in ("undefined", "punycode", "base64", "idna"):
+        rss = (f'<?xml version="1.0" encoding="{label}"?><rss version="2.0"><channel><title>t</title>'
+               f"<item><title>a</title><link>{page}</link></item></channel></rss>")
+        sitemap = (f'<?xml version="1.0" encoding="{label}"?><urlset xmlns="http://www.sitemaps.org/schemas/'
+                   f'sitemap/0.9"><url><loc>{page}</loc></url></urlset>')
+        feeds.append(server.route(f"/hostile/feed-charset/{label}.rss", rss, content_type="application/rss+xml"))
+        feeds.append(server.route(f"/hostile/feed-charset/{label}.xml", sitemap, content_type="application/xml"))
+    for feed in feeds:
+        result = run(config, "collect", "--format", "json", feed)
+        assert result.exit_code == 0, (feed, result.output)
+        assert [c["url"] for c in json.loads(result.stdout)] == ["https://cited.example/from-feed/report"], feed
+
+
+# -- 6. loops of sitemaps and feeds -----------------------------------------------------------------
+
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
+def sitemap_index(*locs: str) -> str:
+    entries = "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
+    return f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="{SITEMAP_NS}">{entries}</sitemapindex>'
+
+
+def urlset(*locs: str) -> str:
+    entries = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="{SITEMAP_NS}">{entries}</urlset>'
+
+
+def xml_route(server: TestServer, path: str, body: str) -> str:
+    return server.route(path, body, content_type="application/xml")
+
+
+def test_a_sitemap_index_listing_itself_is_reported_and_the_rest_collected(server: TestServer,
+                                                                           tmp_path: Path) -> None:
+    config, _ = write_config(tmp_path)
+    page = server.route("/hostile/loop1/page", good_page("loop1"))
+    pages = xml_route(server, "/hostile/loop1/pages.xml", urlset(page))
+    index = server.url("/hostile/loop1/index.xml")
+    xml_route(server, "/hostile/loop1/index.xml", sitemap_index(index, pages))
+    result = run(config, "collect", "--format", "json", index)
+    assert result.exit_code == 0, result.output
+    assert [c["url"] for c in json.loads(result.stdout)] == ["https://cited.example/loop1/report"]
+    assert f"{index} lists {index}, which lists it in turn: a loop of sitemaps" in result.stderr
+    assert server.routes["/hostile/loop1/index.xml"].hits == 1
+
+
+def test_a_loop_of_sitemaps_in_a_sweep_costs_one_source(server: TestServer, tmp_path: Path) -> None:
+    page_a = server.route("/hostile/loop2/a-page", good_page("loop2-a"))
+    page_b = server.route("/hostile/loop2/b-page", good_page("loop2-b"))
+    a, b = server.url("/hostile/loop2/a.xml"), server.url("/hostile/loop2/b.xml")
+    a_pages = xml_route(server, "/hostile/loop2/a-pages.xml", urlset(page_a))
+    xml_route(server, "/hostile/loop2/a.xml", sitemap_index(b, a_pages))
+    xml_route(server, "/hostile/loop2/b.xml", sitemap_index(a, server.url("/hostile/loop2/b-pages.xml")))
+    xml_route(server, "/hostile/loop2/b-pages.xml", urlset(page_b, a))  # a sitemap listed as a page, too
+    other = server.route("/hostile/loop2/other", good_page("loop2-other"))
+    config, archive = write_config(tmp_path, f'[[sources]]\nfeed = "{a}"\n[[sources]]\nurl = "{other}"\n'
+                                             f'[report]\nformats = ["json"]\n')
+    result = run(config, "sweep")
+    assert result.exit_code == 0, result.output
+    assert f"{b} lists {a}, which lists it in turn: a loop of sitemaps" in result.output
+    links = {row["url"]: row for row in json.loads(run(config, "links", "--format", "json").stdout)}
+    for slug in ("loop2-a", "loop2-b", "loop2-other"):
+        assert f"https://cited.example/{slug}/report" in links, slug
+    assert server.routes["/hostile/loop2/a.xml"].hits == 1
+    assert server.routes["/hostile/loop2/b.xml"].hits == 1
+    assert_archive_consistent(archive)
+
+
+def test_sitemaps_nested_without_end_stop_at_the_depth_limit(server: TestServer, tmp_path: Path) -> None:
+    """Each sitemap lists a new one (?n+1): no URL repeats, the depth limit ends it."""
+    config, _ = write_config(tmp_path)
+    page = server.route("/hostile/deep/page", good_page("deep"))
+
+    def endless(req: Any) -> None:
+        n = int(req.path.rsplit("=", 1)[1]) if "=" in req.path else 0
+        body = sitemap_index(server.url(f"/hostile/deep/index.xml?n={n + 1}"), server.url("/hostile/deep/pages.xml"))
+        respond(req, body=body.encode(), content_type="application/xml")
+
+    server.route("/hostile/deep/index.xml", handler=endless)
+    xml_route(server, "/hostile/deep/pages.xml", urlset(page))
+    result = run(config, "collect", "--format", "json", server.url("/hostile/deep/index.xml"))
+    assert result.exit_code == 0, result.output
+    assert [c["url"] for c in json.loads(result.stdout)] == ["https://cited.example/deep/report"]
+    assert "sitemaps nested more than 3 levels deep" in result.stderr
+    assert server.routes["/hostile/deep/index.xml"].hits <= 4
+
