@@ -1,27 +1,39 @@
 """An open archive: lock, store and WARC writer together, for the commands that write.
 
 Opening an archive takes the lock (one writer at a time), opens or migrates the
-database, and repairs any WARC file a killed run left ``.open``. Closing it
-closes the WARC file and adds it to the CDXJ index next to the WARCs
-(``warcs/index.cdxj``), which pywb can serve without re-indexing. ``save()``
-writes a fetch to the WARCs first and commits its database rows only once the
-bytes are flushed to disk, so the database never points at missing bytes.
+database, and recovers the WARC files a killed run left ``.open``: records the
+database never recorded are moved to ``warcs/orphaned/`` (kept, never deleted,
+and said so on stderr; their links are fetched again), the rest is closed and
+indexed. Closing it closes the WARC file and adds it to the CDXJ index next to
+the WARCs (``warcs/index.cdxj``), which pywb can serve without re-indexing; after
+a failure it recovers the files as the next run would. ``save()`` writes a fetch
+to the WARCs first and commits its database rows only once the bytes are flushed
+to disk, so the database never points at missing bytes; if the commit fails, the
+records are cut away again. A WARC file is closed only once the database has
+recorded every record in it (group commit holds rotated files ``.open`` until
+then), so a closed file never holds a record the database does not know.
 """
 
 from __future__ import annotations
 
-import os
+import errno
+import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from . import __version__, warc
 from .config import Config
+from .errors import ArchiverError, DiskFull
 from .lock import DEFAULT_WAIT, ArchiveLock
 from .models import FetchResult, RecordLocation, RevisitOf
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 WARC_DIR = "warcs"
 REPORT_DIR = "reports"
@@ -51,6 +63,7 @@ class Written:
 
     locations: list[RecordLocation]
     refers_to: int | None  # capture id of the identical earlier payload
+    problem: str | None = None  # why nothing was written (a full disk), if so
 
 
 class Archive:
@@ -62,6 +75,7 @@ class Archive:
         self.store: Store
         self._writer: warc.WarcWriter | None = None
         self.repaired: list[Path] = []
+        self.orphaned: list[warc.SetAside] = []
         self.temp_dir: Path
 
     def __enter__(self) -> Archive:
@@ -71,10 +85,7 @@ class Archive:
             self.warc_dir.mkdir(parents=True, exist_ok=True)
             for stale in self.dir.glob("fetch-*"):  # bodies in flight when a run was killed
                 shutil.rmtree(stale, ignore_errors=True)
-            self._drop_unrecorded()
-            self.repaired = warc.repair(self.warc_dir)
-            if self.repaired:
-                self._update_index()
+            self._recover()
             self.temp_dir = Path(tempfile.mkdtemp(prefix="fetch-", dir=self.dir))
         except BaseException:
             self._lock.release()
@@ -85,29 +96,52 @@ class Archive:
                  tb: TracebackType | None) -> None:
         try:
             if self._writer is not None:
-                self._writer.close()
-                self._writer = None
-                self._update_index()
+                writer, self._writer = self._writer, None
+                if exc_type is None:
+                    writer.close()
+                    self._update_index()
+                else:  # the database may not have recorded everything written: recover as a next run would
+                    writer.abandon()
+                    try:
+                        self._recover()
+                    except (OSError, ArchiverError) as problem:
+                        log.warning("%s; the next run finishes the WARC files left open", problem)
             self.store.close()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         finally:
             self._lock.release()
 
-    def _drop_unrecorded(self) -> None:
-        """Cut a file left open by a killed run back to the last record the database knows.
+    def _recover(self) -> None:
+        """Finish the WARC files a killed or failed run left ``.open``.
 
         Records written but never recorded (the run died between the WARC and the
-        database commit) are fetched again by this run: keeping them would store
-        those captures twice. A file with no recorded record is emptied, and
-        ``warc.repair`` then removes it.
+        database commit, or the database was emptied or replaced) are moved to
+        ``warcs/orphaned/``: this run fetches those links again, so keeping them in
+        the archive would store the captures twice, but the bytes may be the only
+        copy, so they are never deleted. Then ``warc.repair`` closes what is left
+        and the index is brought up to date.
         """
-        for path in self.warc_dir.glob(f"*{warc.OPEN_SUFFIX}"):
-            end = self.store.recorded_end(path.name[: -len(warc.OPEN_SUFFIX)])
-            if path.stat().st_size > end:
-                with open(path, "r+b") as handle:
-                    handle.truncate(end)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+        try:
+            kept = warc.set_aside_unrecorded(self.warc_dir, self.store.recorded_end)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskFull(self.warc_dir, "cannot set aside the unrecorded WARC records of an interrupted "
+                                              "run; free some space and run again") from None
+            raise ArchiverError(f"{self.warc_dir}: cannot recover the WARC files of an interrupted run: "
+                                f"{exc}") from None
+        for item in kept:
+            where = item.path.relative_to(self.dir)
+            if item.whole_file:
+                log.warning("%s: the database knows none of its %d record(s) (emptied or replaced database?); "
+                            "kept them, closed, in %s", item.source, item.records, where)
+            else:
+                log.warning("%s: kept %d record(s) written after the last database commit of an interrupted "
+                            "run in %s; their links are fetched again", item.source, item.records, where)
+        self.orphaned += kept
+        repaired = warc.repair(self.warc_dir)
+        self.repaired += repaired
+        if repaired:
+            self._update_index()
 
     def _update_index(self) -> None:
         from . import cdxj  # cdxj-indexer takes a third of a second to import
@@ -127,7 +161,26 @@ class Archive:
 
     def save(self, link_id: int, result: FetchResult) -> Saved:
         """Write ``result`` to the WARCs (synced to disk), then record it."""
-        return self.record(link_id, result, self.write(link_id, result, sync=True))
+        with self.saving(link_id, result) as saved:
+            return saved
+
+    @contextmanager
+    def saving(self, link_id: int, result: FetchResult) -> Iterator[Saved]:
+        """Write ``result`` to the WARCs (synced), record it, and run the block in the same transaction.
+
+        What the block writes to the store (the link's first check, ...) commits with
+        the capture or not at all; if the block or the commit fails, the WARC records
+        are cut away again, so none stays unrecorded. A full disk raises ``DiskFull``
+        with nothing stored.
+        """
+        written = self.write(link_id, result, sync=True)
+        try:
+            with self.store.atomic():
+                yield self.record(link_id, result, written)
+        except BaseException:
+            if written.locations and self._writer is not None:
+                self._writer.discard_last()
+            raise
 
     def write(self, link_id: int, result: FetchResult, *, sync: bool) -> Written:
         """Write ``result`` to the WARCs; a revisit record when the payload is unchanged.
@@ -153,7 +206,13 @@ class Archive:
         """WARC half of a write; touches no database, so it may run on a writer thread."""
         if not result.hops:
             return Written([], None)
-        locations = self.writer.write(result, revisit_of=plan.revisit_of, sync=sync)
+        try:
+            locations = self.writer.write(result, revisit_of=plan.revisit_of, sync=sync)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            size = sum(hop.body_length for hop in result.hops)
+            raise DiskFull(self.warc_dir, f"{result.url} not stored ({size} bytes)") from None
         return Written(locations, plan.refers_to)
 
     def record(self, link_id: int, result: FetchResult, written: Written) -> Saved:

@@ -10,6 +10,7 @@ asked for or with the archive itself::
     |   +-- InvalidURL            a URL that cannot be fetched (scheme, syntax)
     +-- ArchiveBusy               another run holds the archive lock; exit code 2
     +-- StoreError                the database is unusable or from a newer version
+    +-- DiskFull                  no space left for the archive (WARCs, database, bodies)
 
 The CLI (``cli.handle_errors``) also turns a damaged or unopenable SQLite
 database and an ``OSError`` naming a file (a missing directory, a file where a
@@ -44,3 +45,11 @@ class ArchiveBusy(ArchiverError):
 
 class StoreError(ArchiverError):
     pass
+
+
+class DiskFull(ArchiverError):
+    """No space left on the device holding ``path``; the message says where."""
+
+    def __init__(self, path: object, what: str = "") -> None:
+        self.path = str(path)
+        super().__init__(f"disk full at {self.path}" + (f": {what}" if what else ""))

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import errno
 import itertools
 import os
 import re
@@ -141,7 +142,7 @@ def translate(exc: BaseException, host: str, config: FetchConfig) -> Problem:
 class _BodySink:
     """The body as sent -> a temp file and its SHA-1, stopping at ``cap`` bytes."""
 
-    __slots__ = ("path", "_file", "_sha1", "length", "_cap", "truncated")
+    __slots__ = ("path", "_file", "_sha1", "length", "_cap", "truncated", "full")
 
     def __init__(self, path: Path, cap: int) -> None:
         self.path = path
@@ -151,13 +152,20 @@ class _BodySink:
         self._cap = cap
         self.truncated: str | None = None
 
+        self.full = False  # the disk filled up (ENOSPC): the body is not kept
     def write(self, chunk: bytes) -> bool:
-        """Store ``chunk``; False once the cap is reached (stop reading)."""
+        """Store ``chunk``; False once the cap is reached or the disk is full (stop reading)."""
         room = self._cap - self.length
         if len(chunk) > room:
             chunk = chunk[:room]
             self.truncated = "length"
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            self.full = True
+            return False
         self._sha1.update(chunk)
         self.length += len(chunk)
         return self.truncated is None
@@ -167,7 +175,12 @@ class _BodySink:
         return "sha1:" + base64.b32encode(self._sha1.digest()).decode("ascii")
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()  # flushes the buffer: may find the disk full too
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            self.full = True
 
 
 class _Budget:
@@ -373,6 +386,10 @@ class Fetcher:
         if "set-cookie" in response.headers:
             cookies.extract_cookies(response)
         truncated = sink.truncated
+        if sink.full:  # one body too big for the disk fails its URL, not the run
+            sink.path.unlink(missing_ok=True)
+            return None, ("disk-full", f"disk full at {sink.path.parent}: the body did not fit "
+                                       f"(more than {sink.length} bytes)")
         if problem is not None and truncated is None:
             truncated = "time" if problem[0] == "timeout" else "disconnect"
         hop = Hop(

@@ -4,29 +4,39 @@ The first capture of a link counts as its first check (SPEC §5): a link
 captured successfully becomes ``ok``, one whose first capture fails becomes
 ``failing`` (or ``blocked`` / ``excluded``). Capturing a link that already has
 a cited copy stores a new version and leaves its state to the checker.
+
+A capture and its first check commit in one transaction. A full disk (the body
+does not fit while fetched or while written, or the database cannot grow) fails
+that URL only: nothing of it is stored, the link stays as it was (``pending``:
+the next run tries again), the outcome says ``disk full at <path>``, and the
+other URLs go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .archive import Archive, Saved, Written
+from .archive import Archive, Plan, Saved, Written
 from .collect.normalize import normalize_url
-from .errors import InvalidURL
+from .errors import DiskFull, InvalidURL
 from .fetch import Fetcher
 from .fetchers import fetch_in_processes, worker_count
 from .models import FetchResult, State, Verdict
 from .states import fetch_verdict, transition
 from .store import iso, utcnow
-from .warc import pack
+from .warc import Retired, pack
+
+log = logging.getLogger(__name__)
 
 
+DISK_FULL = "disk-full"  # FetchResult.error of a fetch whose body did not fit on the disk
 @dataclass(frozen=True)
 class SnapshotOutcome:
     url: str  # normalized
@@ -76,16 +86,30 @@ PENDING_SAVES = 64
 
 
 def save_capture(archive: Archive, link_id: int, result: FetchResult) -> SnapshotOutcome:
-    """Write one fetch to the WARCs and the store, and judge it as a first capture."""
+    """Write one fetch to the WARCs and the store, and judge it as a first capture (one transaction)."""
     try:
-        saved = archive.save(link_id, result)
-        state = record_first_check(archive, link_id, result, saved)
+        if result.error == DISK_FULL:
+            return not_stored(archive, link_id, result, result.detail)
+        try:
+            with archive.saving(link_id, result) as saved:
+                state = record_first_check(archive, link_id, result, saved)
+        except DiskFull as exc:
+            return not_stored(archive, link_id, result, str(exc))
         return SnapshotOutcome(result.url, link_id, result, saved, state)
     finally:
         result.cleanup()
 
 
 def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
+def not_stored(archive: Archive, link_id: int, result: FetchResult, why: str) -> SnapshotOutcome:
+    """The outcome of a fetch the full disk kept out: nothing stored, the link left as it was."""
+    log.warning("%s: not stored: %s", result.url, why)
+    result.cleanup()  # the body that did not fit: free its space at once
+    failed = replace(result, hops=[], error=DISK_FULL, detail=why)
+    state = str(archive.store.link_by_id(link_id)["state"])
+    return SnapshotOutcome(result.url, link_id, failed, Saved(None, None, None, None), state)
+
+
                   on_done: Callable[[SnapshotOutcome], None] | None = None, *,
                   keep: bool = True) -> list[SnapshotOutcome]:
     """Fetch and store every (link_id, url); each result is saved as it arrives.
@@ -101,7 +125,8 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
     outcomes: list[SnapshotOutcome] = []
     kept = outcomes if keep else None
     batch: list[tuple[int, FetchResult]] = []
-    writing: Future[list[Written]] | None = None  # the previous batch, on the writer thread
+    writing: Future[Batch] | None = None  # the previous batch, on the writer thread
+    archive.writer.hold_rotated = True  # a file is closed only once its records are committed
     in_writing: list[tuple[int, FetchResult]] = []
     started = time.monotonic()
     with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-warc") as writer,
@@ -128,6 +153,7 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
     return outcomes
 
 
+    archive.writer.hold_rotated = False
 # Group commit: captures are written to the WARC, fsynced together, then
 # recorded together, at most this many or this often. The WARC half of a batch
 # runs on a writer thread while this thread receives the next batch and records
@@ -138,16 +164,27 @@ BATCH_SIZE = 64
 BATCH_SECONDS = 0.5
 
 
+# A WARC file that rotates away during a batch stays ``.open`` until the batch's
+# transaction has committed (``Batch.retired``): a file is closed only when the
+# database knows every record in it, so a kill between the two leaves nothing
+# unrecorded in a closed file (the next run's recovery handles ``.open`` files).
 def _write_batch(archive: Archive, writer: ThreadPoolExecutor, packer: ThreadPoolExecutor,
-                 batch: list[tuple[int, FetchResult]]) -> Future[list[Written]]:
+                 batch: list[tuple[int, FetchResult]]) -> Future[Batch]:
     plans = [archive.plan(link_id, result) for link_id, result in batch]  # database reads: this thread
 
-    def write() -> list[Written]:
+@dataclass(frozen=True)
+class Batch:
+    """A batch written to the WARCs (synced), and the files that rotated away meanwhile."""
+
+    written: list[Written]
+    retired: list[Retired]
+
+
+    def write() -> Batch:
         packed = packer.map(_packed, [result for _, result in batch])  # bodies compressed in parallel
-        written = [archive.write_planned(result, plan, sync=False)
-                   for result, plan in zip(packed, plans, strict=True)]
+        written = [_write_one(archive, result, plan) for result, plan in zip(packed, plans, strict=True)]
         archive.writer.sync()
-        return written
+        return Batch(written, archive.writer.take_retired())
 
     return writer.submit(write)
 
@@ -156,15 +193,27 @@ def _packed(result: FetchResult) -> FetchResult:
     try:
         return pack(result)
     except OSError:  # a body file that cannot be read: the writer reports it
+def _write_one(archive: Archive, result: FetchResult, plan: Plan) -> Written:
+    try:
+        return archive.write_planned(result, plan, sync=False)
+    except DiskFull as exc:  # this body did not fit: the others of the batch may
+        return Written([], None, problem=str(exc))
+
+
         return result
 
 
-def _record_batch(archive: Archive, batch: list[tuple[int, FetchResult]], written: list[Written],
+def _record_batch(archive: Archive, batch: list[tuple[int, FetchResult]], written: Batch,
                   outcomes: list[SnapshotOutcome] | None, on_done: Callable[[SnapshotOutcome], None] | None) -> None:
-    """Record a batch whose WARC records are synced to disk, in one transaction."""
+    """Record a batch whose WARC records are synced to disk, in one transaction; then close
+    the files that rotated away while it was written."""
     done = []
     with archive.store.atomic():
-        for (link_id, result), pending in zip(batch, written, strict=True):
+        for (link_id, result), pending in zip(batch, written.written, strict=True):
+            problem = pending.problem or (result.detail if result.error == DISK_FULL else None)
+            if problem is not None:
+                done.append(not_stored(archive, link_id, result, problem))
+                continue
             saved = archive.record(link_id, result, pending)
             state = record_first_check(archive, link_id, result, saved)
             done.append(SnapshotOutcome(result.url, link_id, result, saved, state))
@@ -172,6 +221,7 @@ def _record_batch(archive: Archive, batch: list[tuple[int, FetchResult]], writte
         outcome.result.cleanup()
         if outcomes is not None:
             outcomes.append(outcome)
+    archive.writer.close_retired(written.retired)
         if on_done:
             on_done(outcome)
 

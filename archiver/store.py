@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from .errors import StoreError
+from .errors import DiskFull, StoreError
 from .models import FetchResult, RecordLocation, State
 
 DB_NAME = "archive.db"
@@ -388,9 +388,14 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """One transaction; nested blocks become savepoints."""
-        with self.db.atomic():
-            yield
+        """One transaction; nested blocks become savepoints. A full disk raises ``DiskFull``."""
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+                raise
+            raise DiskFull(self.path.parent, f"the database could not grow ({exc})") from exc
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
         """Rows as dicts, straight from the connection: sqlite-utils' ``query()``

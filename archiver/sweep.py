@@ -20,7 +20,7 @@ from .archive import REPORT_DIR, Archive
 from .fetch import Fetcher
 from .fetchers import warm_up
 from .harvest import Harvest, Harvester
-from .snapshot import SnapshotOutcome, capture_links
+from .snapshot import DISK_FULL, SnapshotOutcome, capture_links
 from .states import due_cutoffs
 from .store import iso, utcnow
 
@@ -123,6 +123,8 @@ def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | N
 
     def captured(outcome: SnapshotOutcome) -> None:
         summary.captured[outcome.state] += 1
+        if outcome.result.error == DISK_FULL:  # not stored; the link is tried again next time
+            summary.problems.append(f"{outcome.url}: {outcome.result.detail}")
         _count_reach(summary, bool(outcome.result.hops), outcome.result.error)
         summary.bytes += sum(hop.body_length for hop in outcome.result.hops)
         if progress:
@@ -179,6 +181,7 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     stage("capture")
     _check_due(archive, summary, progress, skip=just_captured)
     stage("check")
+
     summary.states = archive.store.count_by_state()
     summary.seconds = time.monotonic() - started
     archive.store.finish_sweep(sweep_id, summary.as_dict())

@@ -91,6 +91,14 @@ class StoredRecord:
     payload: bytes  # content-encoding kept; b"" for requests without body and revisits
 
 
+@dataclass(frozen=True)
+class Retired:
+    """A file that rotated away: fsynced, still ``.open``, and its CDXJ lines (None: not indexed here)."""
+
+    name: str  # without the ``.open`` suffix
+    lines: list[str] | None
+
+
 class WarcWriter:
     """Write fetches into rotating WARC files in ``directory``; see the module docstring.
 
@@ -128,6 +136,12 @@ class WarcWriter:
         self._pending = False  # flushed but not fsynced bytes in the current file
         self.index = index
         self._lines: list[str] | None = None  # CDXJ lines of the current file; None: not indexed here
+        # hold_rotated: a file that rotates away stays ``.open`` (fsynced, not renamed,
+        # not indexed) until ``close_retired``; group commit sets it, so that a file is
+        # closed only once the database has recorded every record in it
+        self.hold_rotated = False
+        self._retired: list[Retired] = []
+        self._last_write: tuple[int, int] | None = None  # (offset, CDXJ lines) before the last write
         self.directory.mkdir(parents=True, exist_ok=True)
 
     # -- hooks a test may override for deterministic output ------------------
@@ -162,6 +176,7 @@ class WarcWriter:
         """
         if not result.hops:
             return []
+        self._last_write = None
         self._prepare_file()
         assert self._file is not None
         start, lines = self._size, len(self._lines) if self._lines is not None else 0
@@ -180,7 +195,21 @@ class WarcWriter:
             if self._lines is not None:
                 del self._lines[lines:]
             raise
+        self._last_write = (start, lines)
         return locations
+
+    def discard_last(self) -> bool:
+        """Cut away the records of the last ``write`` (their database commit failed).
+
+        Returns False when there is nothing to cut (no write since, or it failed)."""
+        if self._last_write is None or self._file is None:
+            return False
+        start, lines = self._last_write
+        self._last_write = None
+        self._rollback(start)
+        if self._lines is not None:
+            del self._lines[lines:]
+        return True
 
     def sync(self) -> None:
         """Fsync the bytes of every ``write(sync=False)`` since the last sync; no-op if none."""
@@ -188,27 +217,53 @@ class WarcWriter:
             self._sync()
 
     def close(self) -> None:
-        """Fsync and close the current file, drop its ``.open`` suffix, index it.
+        """Fsync and close the current file (and any held one), drop the ``.open`` suffix, index it.
 
         The file's CDXJ lines, built while writing, are merged into ``index.cdxj``
         (no re-read). If that fails, or the writer could not build them, the file is
         left for ``cdxj.update_index``, which indexes it with cdxj-indexer.
         """
+        self._retire()
+        self.close_retired(self.take_retired())
+
+    def take_retired(self) -> list[Retired]:
+        """The files that rotated away (with ``hold_rotated``) since the last call, still ``.open``."""
+        retired, self._retired = self._retired, []
+        return retired
+
+    def close_retired(self, retired: list[Retired]) -> None:
+        """Close files from ``take_retired`` once every record in them is recorded."""
+        for item in retired:
+            final = self.directory / item.name
+            os.rename(self.directory / (item.name + OPEN_SUFFIX), final)
+            _fsync_dir(self.directory)
+            self.finished.append(final)
+            if item.lines:
+                try:
+                    cdxj.add_lines(self.directory, sorted(item.lines))
+                except OSError:
+                    log.exception("could not add %s to the CDXJ index; update_index will", final.name)
+
+    def abandon(self) -> None:
+        """Stop writing without closing anything: every file stays ``.open`` for
+        ``set_aside_unrecorded`` and ``repair`` (after a failure, when the database
+        may not have recorded everything written)."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                log.warning("%s: could not close cleanly", self._name, exc_info=True)
+        self._file, self._lines, self._retired, self._last_write = None, None, [], None
+
+    def _retire(self) -> None:
+        """Fsync and close the current file's handle; it stays ``.open`` until ``close_retired``."""
         if self._file is None:
             return
         self._sync()
         self._file.close()
         self._file = None
-        final = self.directory / self._name
-        os.rename(self.directory / (self._name + OPEN_SUFFIX), final)
-        _fsync_dir(self.directory)
-        self.finished.append(final)
-        lines, self._lines = self._lines, None
-        if lines:
-            try:
-                cdxj.add_lines(self.directory, sorted(lines))
-            except OSError:
-                log.exception("could not add %s to the CDXJ index; update_index will", final.name)
+        self._retired.append(Retired(self._name, self._lines))
+        self._lines = None
 
     def __enter__(self) -> WarcWriter:
         return self
@@ -221,7 +276,9 @@ class WarcWriter:
     def _prepare_file(self) -> None:
         """Rotate before a fetch when the current file has reached ``max_size``."""
         if self._file is not None and self._size >= self.max_size:
-            self.close()
+            self._retire()
+            if not self.hold_rotated:
+                self.close_retired(self.take_retired())
         if self._file is None:
             self._open_new()
 
@@ -263,6 +320,31 @@ class WarcWriter:
             log.exception("could not cut %s back to %d; repair() will", self.path, offset)
 
     # -- records ---------------------------------------------------------------
+    def write_derived(self, kind: str, uri: str, block: bytes, content_type: str, *, refers_to: str | None,
+                      refers_to_uri: str | None = None) -> RecordLocation:
+        """One ``conversion`` or ``resource`` record derived from a stored response (a rendered
+        DOM, a screenshot: SPEC §6), ``WARC-Refers-To`` that response; fsynced before it returns."""
+        self._prepare_file()
+        assert self._file is not None
+        start = self._size
+        record_id, date = self._new_record_id(), _warc_date(self._now())
+        digest = _digest(hashlib.sha1(block))
+        fields = [("WARC-Type", kind), ("WARC-Record-ID", record_id), ("WARC-Date", date),
+                  ("WARC-Target-URI", uri), ("WARC-Warcinfo-ID", self._warcinfo_id)]
+        if refers_to:
+            fields.append(("WARC-Refers-To", refers_to))
+        if refers_to_uri:
+            fields.append(("WARC-Refers-To-Target-URI", refers_to_uri))
+        fields += [("WARC-Block-Digest", digest), ("WARC-Payload-Digest", digest), ("Content-Type", content_type)]
+        try:
+            offset, length = self._emit(fields, block, _Body.empty())
+            self._sync()
+        except BaseException:
+            self._rollback(start)
+            raise
+        return RecordLocation(warc=self._name, offset=offset, length=length, record_type=kind,
+                              record_id=record_id, url=uri, date=date, hop=0)
+
     def _write_warcinfo(self, now: datetime) -> None:
         self._warcinfo_id = self._new_record_id()
         block = b"".join(f"{k}: {_clean(v)}\r\n".encode() for k, v in self.info.items() if v)
@@ -569,6 +651,106 @@ def _open_warc(directory: Path, warc: str) -> BinaryIO:
 
 
 # -- crash recovery ---------------------------------------------------------------
+ORPHANED_DIR = "orphaned"
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """WARC records the database never recorded, kept in ``orphaned/`` instead of deleted."""
+
+    source: str  # the file they were in (without ``.open``)
+    path: Path  # where they are now
+    records: int  # complete records kept (request and response records count one each)
+    whole_file: bool  # True: the database knew nothing of the file (emptied or replaced database)
+
+
+def set_aside_unrecorded(directory: Path, recorded_end: Callable[[str], int]) -> list[SetAside]:
+    """Move the complete records of each ``.open`` file that the database does not know to ``orphaned/``.
+
+    ``recorded_end(name)`` is where the last record the database knows in file
+    ``name`` ends (0: none). Records after it were written by a run that was killed
+    (or failed) before recording them: they stay out of the archive, whose runs fetch
+    those links again, but their bytes are never deleted. A file the database knows
+    nothing of (an emptied or replaced database) moves whole, cut back to its last
+    complete record; otherwise the unrecorded tail is copied to a file of its own
+    and cut off. Each kept file is a closed, valid WARC (the tail starts without a
+    ``warcinfo`` record). Call before ``repair``, under the archive lock, with no
+    writer open. Raises OSError (e.g. ENOSPC) leaving the file as it was.
+    """
+    directory = Path(directory)
+    kept = []
+    for path in sorted(directory.glob(f"*.warc.gz{OPEN_SUFFIX}")):
+        name = path.name.removesuffix(OPEN_SUFFIX)
+        end = recorded_end(name)
+        with open(path, "r+b") as f:
+            ends = _record_ends(f)
+            good = ends[-1] if ends else 0
+            first = end if end else (ends[0] if ends else 0)  # a file's warcinfo is not worth keeping alone
+            unrecorded = sum(1 for e in ends if e > first)
+            if end > good:  # the database points past the complete records: leave the file to repair
+                continue
+            if not unrecorded:
+                if end == 0 and good:  # a lone warcinfo: repair removes the emptied file
+                    f.truncate(0)
+                    os.fsync(f.fileno())
+                continue
+            target = _orphan_path(directory, name)
+            target.parent.mkdir(exist_ok=True)
+            if end == 0:
+                f.truncate(good)
+                os.fsync(f.fileno())
+            else:
+                _copy_range(f, end, good, target)
+                f.truncate(end)
+                os.fsync(f.fileno())
+        if end == 0:
+            os.rename(path, target)
+            _fsync_dir(directory)
+        _fsync_dir(target.parent)
+        kept.append(SetAside(name, target, unrecorded, end == 0))
+        log.debug("%s: %d unrecorded record(s) kept in %s", name, unrecorded, target)
+    return kept
+
+
+def _record_ends(f: BinaryIO) -> list[int]:
+    """End offsets of the complete records at the start of ``f``, in order."""
+    ends = [0]
+    while (end := _member_end(f, ends[-1])) is not None:
+        ends.append(end)
+    return ends[1:]
+
+
+def _orphan_path(directory: Path, name: str) -> Path:
+    target = directory / ORPHANED_DIR / name
+    stem = name.removesuffix(".warc.gz")
+    number = 1
+    while target.exists() or target.with_name(target.name + OPEN_SUFFIX).exists():
+        number += 1
+        target = directory / ORPHANED_DIR / f"{stem}-{number}.warc.gz"
+    return target
+
+
+def _copy_range(f: BinaryIO, start: int, end: int, target: Path) -> None:
+    """Copy bytes ``start``..``end`` of ``f`` to a new file ``target``, durably (all or nothing)."""
+    partial = target.with_name(target.name + OPEN_SUFFIX)
+    try:
+        with open(partial, "xb") as out:
+            f.seek(start)
+            left = end - start
+            while left:
+                chunk = f.read(min(CHUNK, left))
+                if not chunk:
+                    raise OSError(f"{f.name} shrank while its records were being set aside")
+                out.write(chunk)
+                left -= len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.rename(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def repair(directory: Path) -> list[Path]:
     """Close every ``*.warc.gz.open`` file left by a crash; return the repaired files.
 

@@ -13,7 +13,8 @@ progress, after a clean run that followed any crash):
   two database rows claim the same record;
 - no link was captured twice by one fetch: no two captures of a link share their
   capture time, and (with ``captures_per_link``) no link has more captures than
-  expected;
+  expected; no captured link is still ``pending`` (its capture's first check was
+  committed with it);
 - ``index.cdxj`` has no duplicate line, names only closed files, and holds exactly
   the lines cdxj-indexer makes of each closed WARC.
 
@@ -113,6 +114,8 @@ def assert_archive_consistent(archive_dir: Path, *, database: Path | None = None
             "SELECT id, capture_id, record_type, url, warc, offset, length, record_id FROM records")]
         captures = [dict(r) for r in conn.execute(
             "SELECT id, link_id, url, captured_at, kind, warc, offset, length, record_id FROM captures")]
+        pending = [row[0] for row in conn.execute(
+            "SELECT url FROM links WHERE state = 'pending' AND id IN (SELECT link_id FROM captures)")]
     finally:
         conn.close()
 
@@ -146,6 +149,7 @@ def assert_archive_consistent(archive_dir: Path, *, database: Path | None = None
     same_fetch = Counter((c["link_id"], c["captured_at"]) for c in captures if c["kind"] != "failed")
     dup = sorted(key for key, n in same_fetch.items() if n > 1)
     assert not dup, f"links captured twice at the same moment (link id, time): {dup}"
+    assert not pending, f"links captured but never judged (still pending; captured again next run): {pending[:10]}"
     if captures_per_link is not None:
         per_link = Counter(c["link_id"] for c in captures if c["kind"] != "failed")
         over = {link: n for link, n in per_link.items() if n > captures_per_link}

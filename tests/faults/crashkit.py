@@ -1,0 +1,155 @@
+"""Real sweeps killed at random moments: the servers, the archive and the tallies the crash tests share."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..server import TestServer
+
+ARCHIVER = [sys.executable, "-m", "archiver"]
+
+
+def env() -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    out.pop("ARCHIVER_CONFIG", None)
+    return out
+
+
+def page(key: str, size: int) -> bytes:
+    """A distinct HTML page of about ``size`` bytes that does not compress to nothing."""
+    rng = random.Random(key)
+    words = " ".join(f"{rng.getrandbits(40):x}" for _ in range(size // 11))
+    return f"<html><head><title>{key}</title></head><body><p>{key} {words}</p></body></html>".encode()
+
+
+def serve_pages(servers: Iterable[TestServer], per_server: int, size: int, prefix: str) -> list[str]:
+    urls = []
+    for number, srv in enumerate(servers):
+        for n in range(per_server):
+            path = f"/{prefix}/{number}/{n}"
+            urls.append(srv.route(path, body=page(f"{prefix}-{number}-{n}", size)))
+    return urls
+
+
+def write_sweep_config(directory: Path, urls: list[str], *, warc_max_size: str, extra: str = "") -> Path:
+    (directory / "cites.txt").write_text("Sources:\n" + "\n".join(f"- see {u} for more" for u in urls) + "\n")
+    path = directory / "config.toml"
+    path.write_text(
+        f'[archive]\ndir = "archives"\nwarc_max_size = "{warc_max_size}"\n'
+        '[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\nretries = 0\n'
+        'connect_timeout = "3s"\nread_timeout = "3s"\ntotal_timeout = "10s"\nconcurrency = 16\n'
+        'per_host_concurrency = 4\n'
+        '[report]\nformats = ["json"]\n'
+        f'{extra}\n[[sources]]\npath = "cites.txt"\n'
+    )
+    return path
+
+
+def sweep(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ARCHIVER, "--config", str(config), *args, "sweep"], capture_output=True, text=True,
+                          timeout=timeout, env=env(), cwd=config.parent)
+
+
+def sweep_killed_after(config: Path, delay: float) -> float:
+    """Start ``archiver sweep``, ``kill -9`` it and all its processes ``delay`` s after its first
+    WARC file appeared (or after ``delay`` s if none did by then); return when the kill happened."""
+    started = time.monotonic()
+    proc = subprocess.Popen([*ARCHIVER, "--config", str(config), "sweep"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env(), cwd=config.parent, start_new_session=True)
+    warcs = config.parent / "archives" / "warcs"
+    deadline = started + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if warcs.is_dir() and any(warcs.glob("*.warc.gz*")):
+            break
+        time.sleep(0.005)
+    time.sleep(delay)
+    killed_at = time.monotonic() - started
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep, its fetch workers and their fork server
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    return killed_at
+
+
+@dataclass
+class Tally:
+    """Captures lost and duplicated over many kill -9 runs."""
+
+    runs: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    kills_before_end: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def recorded_captures(db: Path) -> set[tuple[int, str, int]]:
+    """(capture id, warc, offset) of every stored response capture, read without taking the lock."""
+    if not db.exists():
+        return set()
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return {(r[0], r[1], r[2]) for r in conn.execute(
+            "SELECT id, warc, offset FROM captures WHERE kind IN ('response', 'revisit')")}
+    except sqlite3.OperationalError:  # killed before the schema was committed
+        return set()
+    finally:
+        conn.close()
+
+
+def captures_per_url(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        counts = {row[0]: 0 for row in conn.execute("SELECT url FROM links")}
+        for url, n in conn.execute("SELECT l.url, count(c.id) FROM links l JOIN captures c ON c.link_id = l.id "
+                                   "WHERE c.kind IN ('response', 'revisit') GROUP BY l.url"):
+            counts[url] = n
+        return counts
+    finally:
+        conn.close()
+
+
+def unrecorded_responses(archive_dir: Path) -> int:
+    """Response/revisit records in the closed WARCs that no database row points at."""
+    from .invariants import closed_warcs, read_records
+
+    conn = sqlite3.connect(f"file:{archive_dir / 'archive.db'}?mode=ro", uri=True)
+    try:
+        known = {(r[0], r[1]) for r in conn.execute("SELECT warc, offset FROM records")}
+    finally:
+        conn.close()
+    return sum(1 for path in closed_warcs(archive_dir) for r in read_records(path)
+               if r.rec_type in ("response", "revisit") and (r.warc, r.offset) not in known)
+
+
+def kill_and_recover(workdir: Path, config: Path, urls: list[str], rng: random.Random, tally: Tally,
+                     *, max_delay: float, kills: int = 1) -> None:
+    """``kills`` sweeps killed at random moments, then a clean sweep; count what was lost or duplicated."""
+    archive_dir = workdir / "archives"
+    db = archive_dir / "archive.db"
+    before: set[tuple[int, str, int]] = set()
+    for _ in range(kills):
+        sweep_killed_after(config, rng.uniform(0, max_delay))
+        before = recorded_captures(db)
+    done = sweep(config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    after = recorded_captures(db)
+    per_url = captures_per_url(db)
+    lost = len(before - after) + sum(1 for u in urls if per_url.get(u, 0) == 0)
+    duplicated = sum(n - 1 for n in per_url.values() if n > 1) + unrecorded_responses(archive_dir)
+    tally.runs += 1
+    tally.lost += lost
+    tally.duplicated += duplicated
+    tally.kills_before_end += 0 < len(before) < len(urls)
+    if lost or duplicated:
+        tally.notes.append(f"run {tally.runs}: {lost} lost, {duplicated} duplicated; clean run said: {done.stderr[-500:]}")

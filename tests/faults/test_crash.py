@@ -1,0 +1,171 @@
+"""`kill -9` at random moments of real sweeps (SPEC §8): nothing recorded is lost, nothing is captured twice.
+
+Each run starts `archiver sweep` in a subprocess against local servers (many URLs,
+a tiny ``warc_max_size`` so that WARC files rotate every few captures), kills it
+and its fetch workers with SIGKILL at a random moment after its first WARC file
+appears, runs a clean sweep, and checks the archive with
+``assert_archive_consistent``. Captures recorded before the kill must still be
+there and every URL captured exactly once. The default run does a few kills;
+the ``slow`` variant many.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from archiver.archive import Archive
+from archiver.config import Config
+from archiver.snapshot import snapshot
+
+from ..server import TestServer
+from .crashkit import ARCHIVER, Tally, env, kill_and_recover, page, serve_pages, write_sweep_config
+from .invariants import assert_archive_consistent, read_records, warcio_check
+
+URLS_PER_HOST = 60  # 3 hosts: 180 URLs, enough for the sweep's fetch worker processes and its batches
+PAGE_SIZE = 4000
+WARC_MAX_SIZE = "16KB"  # a few captures per WARC file: rotation inside nearly every batch
+
+
+def crash_runs(tmp_path: Path, make_server: Callable[[], TestServer], runs: int, *, seed: int,
+               kills: int = 1) -> Tally:
+    servers = [make_server() for _ in range(3)]
+    urls = serve_pages(servers, URLS_PER_HOST, PAGE_SIZE, f"crash{seed}")
+    rng = random.Random(seed)
+    tally = Tally()
+    for run in range(runs):
+        workdir = tmp_path / f"run{run}"
+        workdir.mkdir()
+        config = write_sweep_config(workdir, urls, warc_max_size=WARC_MAX_SIZE)
+        kill_and_recover(workdir, config, urls, rng, tally, max_delay=1.2, kills=kills)
+        assert_archive_consistent(workdir / "archives", captures_per_link=1)
+    return tally
+
+
+def test_kill_9_during_sweeps_loses_and_duplicates_nothing(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
+    tally = crash_runs(tmp_path, make_server, 3, seed=1)
+    assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
+
+
+@pytest.mark.slow
+def test_kill_9_many_times(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
+    tally = crash_runs(tmp_path, make_server, 25, seed=2)
+    print(f"kill -9 x {tally.runs} sweeps ({tally.kills_before_end} mid-capture): "
+          f"{tally.lost} lost, {tally.duplicated} duplicated")
+    assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
+    assert tally.kills_before_end >= tally.runs // 3, "too few kills landed while capturing"
+
+
+@pytest.mark.slow
+def test_kill_9_twice_before_a_clean_run(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
+    tally = crash_runs(tmp_path, make_server, 8, seed=3, kills=2)
+    print(f"kill -9 twice x {tally.runs}: {tally.lost} lost, {tally.duplicated} duplicated")
+    assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
+
+
+# -- WARC bytes the database does not know are kept, never deleted ------------------------------
+
+
+def _crash_left_open_file(config: Config, urls: list[str]) -> bytes:
+    """Capture ``urls``, then put the archive as a killed run leaves it: the last WARC file ``.open``."""
+    with Archive(config) as archive:
+        snapshot(archive, urls)
+        assert archive.writer.path is not None
+        left = archive.writer.path.read_bytes()
+        name = archive.writer.path
+    closed = name.with_name(name.name.removesuffix(".open"))
+    closed.unlink()
+    name.write_bytes(left)
+    _unindex(config.archive.dir, closed.name)
+    return left
+
+
+def _unindex(archive_dir: Path, name: str) -> None:
+    """Drop a file's lines from the CDXJ index, as before the file was closed."""
+    index = archive_dir / "warcs" / "index.cdxj"
+    index.write_text("".join(line for line in index.read_text().splitlines(keepends=True) if name not in line))
+
+
+@pytest.mark.parametrize("database", ["deleted", "restored-from-backup"])
+def test_a_crash_left_warc_the_database_does_not_know_is_kept(
+        server: TestServer, config: Config, tmp_path: Path, database: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    db = config.archive.dir / "archive.db"
+    backup = tmp_path / "backup.db"
+    if database != "deleted":  # a backup taken before the crashed run
+        with Archive(config) as archive:
+            snapshot(archive, [server.route("/orphan/before", body=page("orphan-before", 3000))])
+        shutil.copy(db, backup)
+    urls = [server.route(f"/orphan/{database}/{n}", body=page(f"orphan-{database}-{n}", 3000)) for n in range(4)]
+    left = _crash_left_open_file(config, urls)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if database != "deleted":
+        shutil.copy(backup, db)
+
+    with caplog.at_level(logging.WARNING), Archive(config):  # the next run
+        pass
+
+    kept = list((config.archive.dir / "warcs" / "orphaned").glob("*.warc.gz"))
+    assert len(kept) == 1, "the crash-left file was not kept"
+    assert kept[0].read_bytes() == left  # every byte, closed as it was
+    assert warcio_check(kept[0]) == ""
+    targets = {r.target_uri for r in read_records(kept[0]) if r.rec_type == "response"}
+    assert targets == set(urls)
+    assert "kept them" in caplog.text and "orphaned" in caplog.text
+    assert not list((config.archive.dir / "warcs").glob("*.open"))
+    assert_archive_consistent(config.archive.dir)
+
+
+def test_a_cli_run_says_on_stderr_what_it_kept(server: TestServer, config: Config, tmp_path: Path) -> None:
+    urls = [server.route(f"/orphan/cli/{n}", body=page(f"orphan-cli-{n}", 3000)) for n in range(2)]
+    _crash_left_open_file(config, urls)
+    (config.archive.dir / "archive.db").unlink()
+    cfg = tmp_path / "cli.toml"
+    cfg.write_text(f'[archive]\ndir = "{config.archive.dir}"\n[fetch]\nallow_private_networks = true\n')
+    done = subprocess.run([*ARCHIVER, "--config", str(cfg), "snapshot", urls[0]], capture_output=True,
+                          text=True, env=env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "warcs/orphaned/" in done.stderr and "database knows none" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert_archive_consistent(config.archive.dir, captures_per_link=1)
+
+
+def test_records_after_the_last_commit_are_kept_aside_and_fetched_again(server: TestServer, config: Config) -> None:
+    """A killed run's unrecorded tail leaves the archive (no duplicate) but not the disk."""
+    urls = [server.route(f"/tail/{n}", body=page(f"tail-{n}", 3000)) for n in range(3)]
+    with Archive(config) as archive:
+        snapshot(archive, urls[:2])
+        path = archive.writer.path
+        assert path is not None
+        recorded = path.stat().st_size
+        snapshot(archive, urls[2:])
+        left = path.read_bytes()
+    closed = path.with_name(path.name.removesuffix(".open"))
+    closed.unlink()
+    path.write_bytes(left)
+    _unindex(config.archive.dir, closed.name)
+    with sqlite3.connect(config.archive.dir / "archive.db") as conn:  # as if killed before the last commit
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("UPDATE links SET latest_capture_id = NULL, cited_capture_id = NULL, state = 'pending' "
+                     "WHERE url = ?", [urls[2]])
+        conn.execute("DELETE FROM checks WHERE capture_id IN (SELECT id FROM captures WHERE url = ?)", [urls[2]])
+        conn.execute("DELETE FROM records WHERE capture_id IN (SELECT id FROM captures WHERE url = ?)", [urls[2]])
+        conn.execute("DELETE FROM captures WHERE url = ?", [urls[2]])
+
+    with Archive(config) as archive:
+        assert [link["url"] for link in archive.store.links("pending")] == [urls[2]]
+        snapshot(archive, [urls[2]])  # fetched again, once
+
+    (kept,) = (config.archive.dir / "warcs" / "orphaned").glob("*.warc.gz")
+    assert kept.read_bytes() == left[recorded:]
+    assert [r.target_uri for r in read_records(kept) if r.rec_type == "response"] == [urls[2]]
+    assert_archive_consistent(config.archive.dir, captures_per_link=1)
