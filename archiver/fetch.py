@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import errno
+import hashlib
 import itertools
 import os
 import re
@@ -151,8 +151,8 @@ class _BodySink:
         self.length = 0
         self._cap = cap
         self.truncated: str | None = None
-
         self.full = False  # the disk filled up (ENOSPC): the body is not kept
+
     def write(self, chunk: bytes) -> bool:
         """Store ``chunk``; False once the cap is reached or the disk is full (stop reading)."""
         room = self._cap - self.length
@@ -382,14 +382,14 @@ class Fetcher:
         if response is None:
             sink.path.unlink(missing_ok=True)
             return None, problem
-        self.stats.bytes += sink.length
-        if "set-cookie" in response.headers:
-            cookies.extract_cookies(response)
-        truncated = sink.truncated
         if sink.full:  # one body too big for the disk fails its URL, not the run
             sink.path.unlink(missing_ok=True)
             return None, ("disk-full", f"disk full at {sink.path.parent}: the body did not fit "
                                        f"(more than {sink.length} bytes)")
+        self.stats.bytes += sink.length
+        if "set-cookie" in response.headers:
+            cookies.extract_cookies(response)
+        truncated = sink.truncated
         if problem is not None and truncated is None:
             truncated = "time" if problem[0] == "timeout" else "disconnect"
         hop = Hop(

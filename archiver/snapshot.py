@@ -35,8 +35,8 @@ from .warc import Retired, pack
 
 log = logging.getLogger(__name__)
 
-
 DISK_FULL = "disk-full"  # FetchResult.error of a fetch whose body did not fit on the disk
+
 @dataclass(frozen=True)
 class SnapshotOutcome:
     url: str  # normalized
@@ -100,7 +100,6 @@ def save_capture(archive: Archive, link_id: int, result: FetchResult) -> Snapsho
         result.cleanup()
 
 
-def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
 def not_stored(archive: Archive, link_id: int, result: FetchResult, why: str) -> SnapshotOutcome:
     """The outcome of a fetch the full disk kept out: nothing stored, the link left as it was."""
     log.warning("%s: not stored: %s", result.url, why)
@@ -110,6 +109,7 @@ def not_stored(archive: Archive, link_id: int, result: FetchResult, why: str) ->
     return SnapshotOutcome(result.url, link_id, failed, Saved(None, None, None, None), state)
 
 
+def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
                   on_done: Callable[[SnapshotOutcome], None] | None = None, *,
                   keep: bool = True) -> list[SnapshotOutcome]:
     """Fetch and store every (link_id, url); each result is saved as it arrives.
@@ -150,27 +150,23 @@ def not_stored(archive: Archive, link_id: int, result: FetchResult, why: str) ->
         finally:
             for _, result in [*in_writing, *batch]:
                 result.cleanup()
+    archive.writer.hold_rotated = False
     return outcomes
 
 
-    archive.writer.hold_rotated = False
 # Group commit: captures are written to the WARC, fsynced together, then
 # recorded together, at most this many or this often. The WARC half of a batch
 # runs on a writer thread while this thread receives the next batch and records
 # the previous one; the writer has the batch's bodies compressed by a pool of
 # threads first (zlib and hashlib free the GIL), since one thread compressing
 # every body was the slowest stage of a sweep, and it holds the fetch workers up.
-BATCH_SIZE = 64
-BATCH_SECONDS = 0.5
-
-
 # A WARC file that rotates away during a batch stays ``.open`` until the batch's
 # transaction has committed (``Batch.retired``): a file is closed only when the
 # database knows every record in it, so a kill between the two leaves nothing
 # unrecorded in a closed file (the next run's recovery handles ``.open`` files).
-def _write_batch(archive: Archive, writer: ThreadPoolExecutor, packer: ThreadPoolExecutor,
-                 batch: list[tuple[int, FetchResult]]) -> Future[Batch]:
-    plans = [archive.plan(link_id, result) for link_id, result in batch]  # database reads: this thread
+BATCH_SIZE = 64
+BATCH_SECONDS = 0.5
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -179,6 +175,10 @@ class Batch:
     written: list[Written]
     retired: list[Retired]
 
+
+def _write_batch(archive: Archive, writer: ThreadPoolExecutor, packer: ThreadPoolExecutor,
+                 batch: list[tuple[int, FetchResult]]) -> Future[Batch]:
+    plans = [archive.plan(link_id, result) for link_id, result in batch]  # database reads: this thread
 
     def write() -> Batch:
         packed = packer.map(_packed, [result for _, result in batch])  # bodies compressed in parallel
@@ -189,10 +189,6 @@ class Batch:
     return writer.submit(write)
 
 
-def _packed(result: FetchResult) -> FetchResult:
-    try:
-        return pack(result)
-    except OSError:  # a body file that cannot be read: the writer reports it
 def _write_one(archive: Archive, result: FetchResult, plan: Plan) -> Written:
     try:
         return archive.write_planned(result, plan, sync=False)
@@ -200,6 +196,10 @@ def _write_one(archive: Archive, result: FetchResult, plan: Plan) -> Written:
         return Written([], None, problem=str(exc))
 
 
+def _packed(result: FetchResult) -> FetchResult:
+    try:
+        return pack(result)
+    except OSError:  # a body file that cannot be read: the writer reports it
         return result
 
 
@@ -217,11 +217,11 @@ def _record_batch(archive: Archive, batch: list[tuple[int, FetchResult]], writte
             saved = archive.record(link_id, result, pending)
             state = record_first_check(archive, link_id, result, saved)
             done.append(SnapshotOutcome(result.url, link_id, result, saved, state))
+    archive.writer.close_retired(written.retired)
     for outcome in done:
         outcome.result.cleanup()
         if outcomes is not None:
             outcomes.append(outcome)
-    archive.writer.close_retired(written.retired)
         if on_done:
             on_done(outcome)
 
