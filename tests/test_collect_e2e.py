@@ -75,5 +75,5 @@ def test_feed_source_yields_its_articles_citations(tmp_path: Path, server: TestS
 
 def test_unfetchable_article_is_a_clear_message(tmp_path: Path, server: TestServer) -> None:
     result = CliRunner().invoke(cli, ["--config", str(_config(tmp_path)), "collect", server.url("/e2e/missing")])
-    assert result.exit_code == 0
+    assert result.exit_code == 4  # nothing was collected
     assert "could not fetch" in result.output and "HTTP 404" in result.output
