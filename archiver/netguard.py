@@ -29,6 +29,7 @@ import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import Any, Union
 
@@ -54,22 +55,135 @@ class ConnectFailure(Exception):
         self.detail = detail
 
 
-def is_public_address(address: IPAddress) -> bool:
-    """True for globally routable unicast addresses; False for loopback, private,
-    link-local, multicast, reserved, unspecified, and IPv6 forms that embed such
-    an IPv4 address (mapped, 6to4, Teredo)."""
+@dataclass(frozen=True)
+class SpecialPurpose:
+    """One entry of an IANA special-purpose address registry (RFC 6890)."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    name: str
+    rfc: str
+    globally_reachable: bool | None  # None: "N/A" in the registry (deprecated blocks, tunnel schemes)
+
+
+# The registries' entries with their "Globally Reachable" column, as published by IANA:
+# https://www.iana.org/assignments/iana-ipv4-special-registry/ (2024-2025 revisions)
+# https://www.iana.org/assignments/iana-ipv6-special-registry/
+# An address is judged by the most specific entry containing it, as the registries
+# intend (192.0.0.9/32 is globally reachable inside the non-global 192.0.0.0/24).
+# "N/A" entries (deprecated 6to4 relays and ORCHID, Teredo, 6to4) count as not public.
+IPV4_SPECIAL_PURPOSE: tuple[tuple[str, str, str, bool | None], ...] = (
+    ("0.0.0.0/8", '"This network"', "RFC 791, section 3.2", False),
+    ("0.0.0.0/32", '"This host on this network"', "RFC 1122, section 3.2.1.3", False),
+    ("10.0.0.0/8", "Private-Use", "RFC 1918", False),
+    ("100.64.0.0/10", "Shared Address Space", "RFC 6598", False),
+    ("127.0.0.0/8", "Loopback", "RFC 1122, section 3.2.1.3", False),
+    ("169.254.0.0/16", "Link Local", "RFC 3927", False),
+    ("172.16.0.0/12", "Private-Use", "RFC 1918", False),
+    ("192.0.0.0/24", "IETF Protocol Assignments", "RFC 6890, section 2.1", False),
+    ("192.0.0.0/29", "IPv4 Service Continuity Prefix", "RFC 7335", False),
+    ("192.0.0.8/32", "IPv4 dummy address", "RFC 7600", False),
+    ("192.0.0.9/32", "Port Control Protocol Anycast", "RFC 7723", True),
+    ("192.0.0.10/32", "Traversal Using Relays around NAT Anycast", "RFC 8155", True),
+    ("192.0.0.170/32", "NAT64/DNS64 Discovery", "RFC 8880, RFC 7050 section 2.2", False),
+    ("192.0.0.171/32", "NAT64/DNS64 Discovery", "RFC 8880, RFC 7050 section 2.2", False),
+    ("192.0.2.0/24", "Documentation (TEST-NET-1)", "RFC 5737", False),
+    ("192.31.196.0/24", "AS112-v4", "RFC 7535", True),
+    ("192.52.193.0/24", "AMT", "RFC 7450", True),
+    ("192.88.99.0/24", "Deprecated (6to4 Relay Anycast)", "RFC 7526", None),
+    ("192.168.0.0/16", "Private-Use", "RFC 1918", False),
+    ("192.175.48.0/24", "Direct Delegation AS112 Service", "RFC 7534", True),
+    ("198.18.0.0/15", "Benchmarking", "RFC 2544", False),
+    ("198.51.100.0/24", "Documentation (TEST-NET-2)", "RFC 5737", False),
+    ("203.0.113.0/24", "Documentation (TEST-NET-3)", "RFC 5737", False),
+    ("240.0.0.0/4", "Reserved", "RFC 1112, section 4", False),
+    ("255.255.255.255/32", "Limited Broadcast", "RFC 8190, RFC 919 section 7", False),
+)
+IPV6_SPECIAL_PURPOSE: tuple[tuple[str, str, str, bool | None], ...] = (
+    ("::1/128", "Loopback Address", "RFC 4291", False),
+    ("::/128", "Unspecified Address", "RFC 4291", False),
+    ("::ffff:0:0/96", "IPv4-mapped Address", "RFC 4291", False),
+    ("64:ff9b::/96", "IPv4-IPv6 Translat.", "RFC 6052", True),  # NAT64: judged by the IPv4 address inside
+    ("64:ff9b:1::/48", "IPv4-IPv6 Translat.", "RFC 8215", False),
+    ("100::/64", "Discard-Only Address Block", "RFC 6666", False),
+    ("100:0:0:1::/64", "Dummy IPv6 Prefix", "RFC 9780", False),
+    ("2001::/23", "IETF Protocol Assignments", "RFC 2928", False),
+    ("2001::/32", "TEREDO", "RFC 4380, RFC 8190", None),
+    ("2001:1::1/128", "Port Control Protocol Anycast", "RFC 7723", True),
+    ("2001:1::2/128", "Traversal Using Relays around NAT Anycast", "RFC 8155", True),
+    ("2001:1::3/128", "DNS-SD Service Registration Protocol Anycast", "RFC 9665", True),
+    ("2001:2::/48", "Benchmarking", "RFC 5180, RFC Errata 1752", False),
+    ("2001:3::/32", "AMT", "RFC 7450", True),
+    ("2001:4:112::/48", "AS112-v6", "RFC 7535", True),
+    ("2001:10::/28", "Deprecated (previously ORCHID)", "RFC 4843", None),
+    ("2001:20::/28", "ORCHIDv2", "RFC 7343", True),
+    ("2001:30::/28", "Drone Remote ID Protocol Entity Tags (DETs) Prefix", "RFC 9374", True),
+    ("2001:db8::/32", "Documentation", "RFC 3849", False),
+    ("2002::/16", "6to4", "RFC 3056", None),
+    ("2620:4f:8000::/48", "Direct Delegation AS112 Service", "RFC 7534", True),
+    ("3fff::/20", "Documentation", "RFC 9637", False),
+    ("5f00::/16", "Segment Routing (SRv6) SIDs", "RFC 9602", False),
+    ("fc00::/7", "Unique-Local", "RFC 4193, RFC 8190", False),
+    ("fe80::/10", "Link-Local Unicast", "RFC 4291", False),
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _registry(rows: tuple[tuple[str, str, str, bool | None], ...]) -> tuple[SpecialPurpose, ...]:
+    entries = [SpecialPurpose(ipaddress.ip_network(block), name, rfc, glob) for block, name, rfc, glob in rows]
+    return tuple(sorted(entries, key=lambda e: -e.network.prefixlen))  # most specific first
+
+
+SPECIAL_PURPOSE: dict[int, tuple[SpecialPurpose, ...]] = {
+    4: _registry(IPV4_SPECIAL_PURPOSE),
+    6: _registry(IPV6_SPECIAL_PURPOSE),
+}
+
+
+def special_purpose(address: IPAddress) -> SpecialPurpose | None:
+    """The most specific registry entry containing ``address``, if any."""
+    return next((e for e in SPECIAL_PURPOSE[address.version] if address in e.network), None)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries: mapped, 6to4, Teredo (the client), NAT64."""
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+
+
+def not_public_because(address: IPAddress) -> str | None:
+    """Why ``address`` is not a public address (None: it is).
+
+    An address in an IANA special-purpose block is public only when the most
+    specific entry says "globally reachable"; an IPv6 form that carries an IPv4
+    address (mapped, 6to4, Teredo, NAT64) is no more public than that address;
+    outside the registries, Python's ``ipaddress`` knows the rest: multicast,
+    reserved (IPv6 ::/8 and other unassigned space, IPv4 240/4), deprecated
+    site-local fec0::/10.
+    """
+    entry = special_purpose(address)
+    if entry is not None and not entry.globally_reachable:
+        return f"{entry.name}, {entry.network}, {entry.rfc}"
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if embedded is not None and not is_public_address(embedded):
-            return False
-    return address.is_global and not (
-        address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_private
-    )
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            inner = not_public_because(embedded)
+            if inner is not None:
+                return f"carries {embedded}: {inner}"
+    if entry is not None:
+        return None
+    for flag, name in (("is_multicast", "multicast"), ("is_reserved", "reserved"),
+                       ("is_unspecified", "unspecified"), ("is_loopback", "loopback"),
+                       ("is_link_local", "link-local"), ("is_site_local", "site-local, fec0::/10"),
+                       ("is_private", "private")):  # fmt: skip
+        if getattr(address, flag, False):
+            return name
+    return None if address.is_global else "not globally reachable"
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """True for globally reachable unicast addresses (see :func:`not_public_because`)."""
+    return not_public_because(address) is None
 
 
 def allow_everything(address: IPAddress) -> bool:
@@ -216,9 +330,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             if not self._allowed(address):
                 shown = "" if str(address) == host.strip("[]") else f" resolves to {address}, which"
+                why = not_public_because(address) if isinstance(address, (ipaddress.IPv4Address,
+                                                                           ipaddress.IPv6Address)) else None
                 raise ConnectFailure(
                     "private-network",
-                    f"{host}{shown} is not a public address (allow_private_networks is false)",
+                    f"{host}{shown} is not a public address ({why + '; ' if why else ''}"
+                    "allow_private_networks is false)",
                 )
 
     async def connect_tcp(
