@@ -213,6 +213,7 @@ def snapshot(ctx: click.Context, urls: tuple[str, ...], fmt: str) -> None:
       archiver snapshot https://example.com/report.pdf
       archiver snapshot --format json https://a.example/ https://b.example/x
     """
+    from .progress import StageProgress
     from .snapshot import check_snapshot_url, snapshot as run_snapshot
 
     config = get_config(ctx)
@@ -227,11 +228,13 @@ def snapshot(ctx: click.Context, urls: tuple[str, ...], fmt: str) -> None:
         click.echo(f"archiver: {message}", err=True)
     outcomes = []
     if valid:
-        with open_archive(ctx, config, "snapshot") as archive:
+        with open_archive(ctx, config, "snapshot") as archive, StageProgress(bar=False) as progress:
             def show(outcome: Any) -> None:
                 if fmt == "text":
                     click.echo(_describe_outcome(outcome))
+                progress("", 1)
 
+            progress("capturing", len(valid))
             outcomes = run_snapshot(archive, valid, on_done=show)
     if fmt == "json":
         click.echo(json.dumps([_outcome_json(o) for o in outcomes], indent=2))
@@ -438,6 +441,7 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
 
     from .check import check_links
     from .collect.normalize import normalize_url
+    from .progress import StageProgress
     from .states import due_cutoffs
     from .store import utcnow
 
@@ -454,7 +458,14 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
                 rows.append(row)
         else:
             rows = store.links() if check_all else store.due_links(due_cutoffs(config.check, utcnow()))
-        outcomes = asyncio.run(check_links(archive, rows, on_done=None if fmt == "json" else _show_check))
+        with StageProgress(bar=False) as progress:
+            def done(outcome: Any) -> None:
+                if fmt != "json":
+                    _show_check(outcome)
+                progress("", 1)
+
+            progress("checking", len(rows))
+            outcomes = asyncio.run(check_links(archive, rows, on_done=done))
         states = store.count_by_state()
         matched = [row["url"] for row in store.links() if row["state"] in failing_states]
     if fmt == "json":

@@ -177,6 +177,7 @@ class ExternalConfig:
     archives: tuple[str, ...] = DEFAULT_EXTERNAL_ARCHIVES  # TimeGate prefixes
     lookup: bool = True
     submit: bool = False
+    save_url: str = "https://web.archive.org/save"  # Save Page Now 2's endpoint (submit = true)
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ _KINDS: dict[tuple[str, str], str] = {
     ("external", "archives"): "http_url_list",
     ("external", "lookup"): "bool",
     ("external", "submit"): "bool",
+    ("external", "save_url"): "http_url_or_empty",
 }
 
 

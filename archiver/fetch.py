@@ -16,8 +16,9 @@ Behaviour (SPEC §4, §5, §8):
   (then ``truncated="length"``). Since the stored body is de-chunked, a
   ``Transfer-Encoding`` response header is not kept under its own name but as
   ``X-Archive-Orig-Transfer-Encoding`` (the name pywb uses for original headers).
-- ``total_timeout`` bounds the network time of one attempt: every hop and
-  body; time spent waiting for a politeness slot does not count. A body that
+- ``total_timeout`` bounds the network time of one fetch: every hop and
+  body of every attempt, and the pauses between attempts; time spent waiting
+  for a politeness slot does not count. A retry that would not fit is not made. A body that
   stalls (read timeout or total timeout) keeps its hop with the bytes received,
   ``truncated="time"`` and ``error="timeout"``; a body cut off by the server
   keeps its hop with ``truncated="disconnect"`` and ``error="connection"``.
@@ -261,15 +262,17 @@ class Fetcher:
         final answer (a TimeGate's 302 is what a lookup wants to keep).
         """
         allowed = (self.config.retries if retries is None else retries) + 1
+        budget = _Budget(self.config.total_timeout)  # shared by every attempt: retries never extend it
         for attempt in itertools.count(1):
             result = await self._attempt(url, self.config.max_body, robots=self.config.respect_robots,
-                                         headers=headers, follow=follow_redirects)
+                                         headers=headers, follow=follow_redirects, budget=budget)
             result.attempts = attempt
             wait = self.retry_policy.delay(attempt, result) if attempt < allowed else None
-            if wait is None:
+            if wait is None or wait >= budget.left:
                 return result
             result.cleanup()
             self.stats.retries += 1
+            budget.left -= wait
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -306,12 +309,13 @@ class Fetcher:
         return result
 
     async def _attempt(self, url: str, cap: int, *, robots: bool, headers: Mapping[str, str] | None = None,
-                       follow: bool = True) -> FetchResult:
-        """One try: follow redirects hop by hop, each hop through the guards."""
+                       follow: bool = True, budget: _Budget | None = None) -> FetchResult:
+        """One try: follow redirects hop by hop, each hop through the guards, within ``budget``."""
         result = FetchResult(url=url)
         target, problem = parse_target(url)
         cookies = httpx.Cookies()
-        budget = _Budget(self.config.total_timeout)
+        if budget is None:
+            budget = _Budget(self.config.total_timeout)
         try:
             for _ in range(self.config.max_redirects + 1):
                 if target is None or problem is not None:

@@ -34,6 +34,7 @@ T = TypeVar("T")
 RETRY_AFTER_CAP = 30.0
 RETRY_BACKOFF_BASE = 0.5  # seconds before the first retry, doubled each time
 RETRY_BACKOFF_MAX = 30.0
+_BACKOFF_MAX_DOUBLINGS = 32  # 2**(attempt-1) beyond this overflows a float (attempt ~1000) and exceeds any cap
 ROBOTS_MAX_BYTES = 500 * 1024  # what Google reads of a robots.txt
 
 
@@ -93,17 +94,20 @@ class HostGates:
 class RetryPolicy:
     """Which failures are transient, and how long to wait before the next attempt.
 
-    Retried: timeouts, refused connections, broken connections, and answers
-    429/502/503/504. Never retried: DNS failures, TLS errors, exclusions, and
+    Retried: refused connections, broken connections, and answers
+    429/502/503/504. Never retried: timeouts (a server that let a request hang
+    for ``read_timeout`` would most likely do it again, and the link is checked
+    again on a later run anyway), DNS failures, TLS errors, exclusions, and
     every other status. 429 and 503 honour ``Retry-After`` up to
-    ``retry_after_cap``; a longer demand ends the retries.
+    ``retry_after_cap``; a longer demand ends the retries. All attempts of one
+    fetch share its ``total_timeout`` (see :mod:`archiver.fetch`).
     """
 
     base_delay: float = RETRY_BACKOFF_BASE
     max_delay: float = RETRY_BACKOFF_MAX
     retry_after_cap: float = RETRY_AFTER_CAP
     statuses: frozenset[int] = field(default=frozenset({429, 502, 503, 504}))
-    reasons: frozenset[str] = field(default=frozenset({"timeout", "refused", "connection"}))
+    reasons: frozenset[str] = field(default=frozenset({"refused", "connection"}))
 
     def delay(self, attempt: int, result: FetchResult) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None: do not retry."""
@@ -117,7 +121,7 @@ class RetryPolicy:
             wait = parse_retry_after(final.header("retry-after"))
             if wait is not None:
                 return wait if wait <= self.retry_after_cap else None
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        backoff = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, _BACKOFF_MAX_DOUBLINGS))
         return backoff / 2 + random.uniform(0, backoff / 2)  # "equal jitter"
 
 

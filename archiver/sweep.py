@@ -181,6 +181,9 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     stage("capture")
     _check_due(archive, summary, progress, skip=just_captured)
     stage("check")
+    from .export.spn import submit_new_links
+
+    summary.problems += submit_new_links(archive, just_captured)  # Save Page Now, when [external] submit = true
 
     summary.states = archive.store.count_by_state()
     summary.seconds = time.monotonic() - started

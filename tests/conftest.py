@@ -63,3 +63,22 @@ def config(tmp_path: Path) -> Config:
         # Memento lookups configures a local archive (tests/test_export_memento.py)
         external=ExternalConfig(archives=(), lookup=False, submit=False),
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_public_archives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that would ask a public web archive (a config file without ``[external]`` has
+    the Internet Archive and archive.today as defaults; tests have no internet). A test that wants
+    Memento lookups serves its archive on 127.0.0.1."""
+    from urllib.parse import urlsplit
+
+    from archiver.export import memento
+
+    real = memento.ask_archive
+
+    async def loopback_only(fetcher, prefix, url, when):  # type: ignore[no-untyped-def]
+        host = urlsplit(prefix).hostname or ""
+        assert host.startswith("127.") or host == "localhost", f"a test asked the public archive {prefix} about {url}"
+        return await real(fetcher, prefix, url, when)
+
+    monkeypatch.setattr(memento, "ask_archive", loopback_only)

@@ -321,7 +321,7 @@ def test_parse_retry_after() -> None:
 
 def test_backoff_grows_with_jitter() -> None:
     policy = RetryPolicy(base_delay=1.0, max_delay=4.0)
-    result = FetchResult(url="http://example.com/", error="timeout")
+    result = FetchResult(url="http://example.com/", error="connection")
     for attempt, (low, high) in enumerate([(0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (2.0, 4.0)], 1):
         assert low <= (policy.delay(attempt, result) or 0) <= high
     assert policy.delay(1, FetchResult(url="http://example.com/", error="dns")) is None
