@@ -35,6 +35,7 @@ def write_config(tmp_path: Path, article: Path | None = None, extra: str = "") -
         '[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\nretries = 0\n'
         'connect_timeout = "2s"\nread_timeout = "2s"\ntotal_timeout = "5s"\n'
         '[check]\nrecheck_after = "0s"\nretry_failing_after = "0s"\nconfirm_checks = 1\nconfirm_span = "0s"\n'
+        '[external]\nlookup = false\n'  # never ask the public web archives from a test
         + extra
     )
     return path

@@ -191,7 +191,7 @@ class _Gatherer:
             held.append(entry)
         return held
 
-    def complete(self, held: list[LinkEntry]) -> None:
+    def complete(self, held: list[LinkEntry], diffs: bool = True) -> None:
         owner = {cid: entry.url for entry in held for cid in self.capture_ids[entry.id] if cid is not None}
         copies: dict[int, StoredCopy] = {}
         digests: dict[int, str] = {}
@@ -207,7 +207,8 @@ class _Gatherer:
             entry.title = cited.title if cited else evidence.title if evidence else None
         for row in self.store.report_citations(by_id):
             by_id[int(row["link_id"])].citations.append(_citation(row))
-        self.attach_diffs([entry for entry in held if entry.state == "changed"], digests)
+        if diffs:
+            self.attach_diffs([entry for entry in held if entry.state == "changed"], digests)
 
     def attach_diffs(self, changed: list[LinkEntry], digests: dict[int, str], batch: int = 10) -> None:
         """Diff the main texts (cited copy vs latest capture), a batch at a time: texts can be large."""
@@ -262,7 +263,7 @@ def _counts(entries: Iterable[LinkEntry]) -> tuple[tuple[str, int], ...]:
 
 
 def build_report(store: Store, *, since: datetime | None = None, now: datetime | None = None,
-                 replay_base: str = DEFAULT_REPLAY_BASE) -> ReportData:
+                 replay_base: str = DEFAULT_REPLAY_BASE, diffs: bool = True) -> ReportData:
     """Gather a report of every link (or, with ``since``, of those checked or changed since then).
 
     ``store`` must stay open while the result is rendered: ``links`` is read from it on iteration.
@@ -271,7 +272,7 @@ def build_report(store: Store, *, since: datetime | None = None, now: datetime |
     baseline = baseline_for(store, since=since, now=now)
     gather = _Gatherer(store, replay_base, baseline)
     held = gather.scan(since)
-    gather.complete(held)
+    gather.complete(held, diffs)  # diffs=False: the workbench diffs only the links it shows
     reviews = store.report_reviews()
     alternatives = _alternatives(store)
     for entry in held:

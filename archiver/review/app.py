@@ -34,7 +34,7 @@ from flask import Flask, Response, abort, g, redirect, request
 from ..config import Config
 from ..errors import ArchiverError
 from ..report.data import build_report
-from ..report.model import PROBLEM_STATES, STATE_ORDER, replay_url
+from ..report.model import PROBLEM_STATES, STATE_ORDER, LinkEntry, TextDiff, replay_url
 from ..report.textdiff import text_diff
 from ..store import DB_NAME, Store
 from . import assets, decisions, pages
@@ -148,10 +148,25 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
 
     @app.get("/")
     def index() -> Response:
+        try:
+            offset = max(0, int(request.args.get("offset", "0")))
+        except ValueError:
+            abort(400)
         with open_store() as store:
-            data = build_report(store, replay_base=replay_prefix)
+            data = build_report(store, replay_base=replay_prefix, diffs=False)
+
+            def diff_of(entry: LinkEntry) -> TextDiff | None:
+                """Cited copy vs latest capture, as the HTML report shows (only for the links shown)."""
+                row = store.link_by_id(entry.id)
+                cited, latest = store.capture(row["cited_capture_id"]), store.capture(row["latest_capture_id"])
+                digests = [c["payload_digest"] for c in (cited, latest) if c and c["payload_digest"]]
+                texts = {t["payload_digest"]: t for t in store.report_texts(digests)}
+                return text_diff(texts.get(cited["payload_digest"]) if cited else None,
+                                 texts.get(latest["payload_digest"]) if latest else None)
+
             html = pages.report(data, states=wanted_states(PROBLEM_STATES), q=request.args.get("q", "").strip(),
-                                source=request.args.get("article", ""), sources=store.source_list(), csrf=csrf())
+                                source=request.args.get("article", ""), sources=store.source_list(), csrf=csrf(),
+                                diff_of=diff_of, offset=offset)
         return Response(html, mimetype="text/html")
 
     def find(store: Store) -> tuple[int, list[dict[str, Any]], int, int]:

@@ -8,7 +8,7 @@ in the workbench's origin.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -159,12 +159,15 @@ def _rewritten(raw: str | None) -> str | None:
     return raw.replace("id_/", "/", 1) if raw else None
 
 
+REPORT_PAGE = 100  # problem links per page of the live report
+
+
 def report(data: ReportData, *, states: Sequence[str], q: str, source: str, sources: list[dict[str, Any]],
-           csrf: str) -> str:
-    """The live report: the HTML report's content, filtered, each link opening its page."""
+           csrf: str, diff_of: Callable[[LinkEntry], TextDiff | None], offset: int = 0) -> str:
+    """The live report: the HTML report's content, filtered, a page of links at a time, each opening its page."""
     q_lower = q.lower()
     counts = dict(data.counts)
-    shown = 0
+    shown = matched = 0
     groups = []
     for group in data.articles:
         if source and group.source != source:
@@ -178,17 +181,30 @@ def report(data: ReportData, *, states: Sequence[str], q: str, source: str, sour
             if q_lower and q_lower not in entry.url.lower() and q_lower not in title.lower() \
                     and q_lower not in (group.source or "").lower():
                 continue
+            matched += 1
+            if not offset < matched <= offset + REPORT_PAGE:
+                continue
             shown += 1
+            if entry.state == "changed" and entry.diff is None:
+                entry.diff = diff_of(entry)
             cards.append(card(entry, item.citations))
         if cards:
             head = f"<h3>{e(title)}</h3>" + (external(group.source) if group.source and group.title else "")
             groups.append(f'<section class="article"><header>{head}</header>{"".join(cards)}</section>')
     problems = "".join(groups) or '<p class="panel">No problem links match.</p>'
+    query = [("state", st) for st in states] + [(k, v) for k, v in (("q", q), ("article", source)) if v]
+    pager = []
+    if offset > 0:
+        pager.append(f'<a href="/?{e(urlencode(query + [("offset", str(max(0, offset - REPORT_PAGE)))]))}">← previous</a>')
+    if offset + REPORT_PAGE < matched:
+        pager.append(f'<a href="/?{e(urlencode(query + [("offset", str(offset + REPORT_PAGE))]))}">next →</a>')
     meta = (f'<p class="meta">Live from the archive at <time>{e(data.generated_at)}</time> · {data.total:,} links · '
-            f'{data.problem_total:,} need attention · <output id="shown">{shown}</output> shown</p>')
+            f'{data.problem_total:,} need attention · <output id="shown">{shown}</output> shown '
+            f"({offset + 1 if shown else 0}–{offset + shown} of {matched:,} matching)</p>")
     body = (meta + _tiles(data) + _changes(data)
             + f'<section id="problems"><h2>Problem links by article</h2>'
-            + filters(states, counts, q, source, sources) + problems + "</section>")
+            + filters(states, counts, q, source, sources) + problems
+            + f'<div class="pager">{"".join(pager)}</div></section>')
     return page("Cited links: review", body, csrf=csrf)
 
 
