@@ -140,6 +140,9 @@ class TextExtractor:
             return None
         if capture.get("damaged"):
             raise DamagedCopy(capture, capture["damaged"])
+        end, size = (capture["offset"] or 0) + (capture["length"] or 0), _file_size(warc_dir, capture["warc"])
+        if size is not None and size < end:  # the last bytes of a gzip member are its check: read none without
+            raise DamagedCopy(capture, f"the file ends {end - size} bytes before the record does (truncated file)")
         try:
             record = warc.read_record(warc_dir, capture["warc"], capture["offset"], capture["length"])
         except Exception as exc:  # noqa: BLE001 - whatever bytes are there: warcio, gzip, EOF, OS errors
@@ -156,6 +159,17 @@ class TextExtractor:
         if digest:
             store.save_text(digest, page.title, page.text, page.fingerprint)
         return page
+
+
+def _file_size(warc_dir: Path, name: str) -> int | None:
+    """Size of WARC file ``name``, closed or still open (None when it is missing)."""
+    closed = name.removesuffix(warc.OPEN_SUFFIX)
+    for candidate in (closed, closed + warc.OPEN_SUFFIX):
+        try:
+            return (warc_dir / candidate).stat().st_size
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return None
 
 
 def _sha1(data: bytes) -> str:

@@ -367,3 +367,55 @@ def test_a_cited_pdf_is_compared_by_its_text(world: Config, server: TestServer) 
     new = check(world, url)
     assert (new["verdict"], new["reason"], new["state"]) == ("changed", "drift", "changed")
     assert new["similarity"] is not None and new["similarity"] < 0.2
+
+
+def _hop(url: str, status: int, digest: str = "", location: str | None = None) -> Any:
+    from datetime import UTC, datetime
+
+    from archiver.models import Hop
+
+    headers = ((b"Location", location.encode()),) if location else ()
+    return Hop(url=url, method="GET", request_headers=(), http_version="HTTP/1.1", status=status, reason="",
+               response_headers=(*headers, (b"Content-Type", b"text/html")), started_at=datetime.now(UTC),
+               payload_digest=digest)
+
+
+def test_moved_is_judged_against_where_the_cited_copy_landed() -> None:
+    """A 301 the cited copy was already reached through is no move; a 301 somewhere else is."""
+    from archiver.check import judge_fetch
+    from archiver.models import FetchResult
+    from archiver.pages import PageText, TextExtractor
+
+    old, landing = "https://a.example/old", "https://b.example/new-home"
+    result = FetchResult(url=old, hops=[_hop(old, 301, location=landing), _hop(landing, 200, "sha1:SAME")])
+
+    def verdict(cited_final_url: str) -> str:
+        cited = PageText("Title", "the cited text", "sha1:f", "sha1:SAME", cited_final_url)
+        judgement, live = asyncio.run(judge_fetch(result, cited, cited_url=old, changed_below=0.8, probes=None,
+                                                  extractor=TextExtractor(1 << 20)))
+        assert live is None  # byte-identical: nothing extracted, nothing to store as the live text
+        return judgement.verdict.value
+
+    assert verdict(landing) == "ok"
+    assert verdict("https://b.example/new-home/") == "ok"  # a trivial variant of where it landed
+    assert verdict(old) == "moved"
+
+
+@pytest.mark.parametrize("cut", [10, 2000])
+def test_a_cut_short_record_is_a_damaged_copy_never_a_revisits_original(world: Config, server: TestServer,
+                                                                        cut: int) -> None:
+    from archiver.pages import DamagedCopy, TextExtractor
+
+    url = server.route(f"/check/damaged-unit-{cut}", ARTICLE)
+    snap(world, url)
+    with Archive(world) as archive:
+        link = archive.store.link(normalize_url(url))
+        capture = archive.store.capture(link["cited_capture_id"])
+        with open(archive.warc_dir / capture["warc"], "r+b") as handle:
+            handle.truncate(capture["offset"] + capture["length"] - cut)
+        with pytest.raises(DamagedCopy) as raised:
+            asyncio.run(TextExtractor(1 << 22).of_capture(archive.store, archive.warc_dir, capture))
+        assert capture["warc"] in str(raised.value) and "damaged" in str(raised.value)
+        assert archive.store.last_response_capture(link["id"])["id"] == capture["id"]
+        archive.store.mark_damaged(capture["id"], raised.value.problem)
+        assert archive.store.last_response_capture(link["id"]) is None

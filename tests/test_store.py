@@ -72,3 +72,88 @@ def test_second_writer_waits_then_names_the_holder(tmp_path: Path) -> None:
     # the lock dies with its holder, even on SIGKILL
     with ArchiveLock(tmp_path, wait=2):
         pass
+
+
+# -- when links are due, and the state log ---------------------------------------------------------
+
+
+def _checked(store: Store, url: str, state: str, when: str) -> int:
+    link_id = store.ensure_link(url)
+    store.update_link(link_id, state=state, last_checked=when, state_since=when)
+    return link_id
+
+
+def test_due_links_follow_the_intervals_given_now(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from archiver.config import CheckConfig
+    from archiver.states import due_cutoffs
+    from archiver.store import parse_iso
+
+    now = parse_iso("2026-11-30T12:00:00Z")
+    with Store.open(tmp_path) as store:
+        never = store.ensure_link("https://a.example/never")
+        ok_old = _checked(store, "https://a.example/ok-8d", "ok", "2026-11-22T12:00:00Z")
+        ok_new = _checked(store, "https://a.example/ok-2d", "ok", "2026-11-28T12:00:00Z")
+        failing = _checked(store, "https://a.example/failing-3d", "failing", "2026-11-27T12:00:00Z")
+        dead = _checked(store, "https://a.example/dead-10d", "dead", "2026-11-20T12:00:00Z")
+        _checked(store, "https://a.example/excluded", "excluded", "2026-01-01T00:00:00Z")
+        week = CheckConfig(recheck_after=7 * 86400, retry_failing_after=86400)
+        assert [r["id"] for r in store.due_links(due_cutoffs(week, now))] == [never, dead, failing, ok_old]
+        assert [r["id"] for r in store.due_links(due_cutoffs(week, now), limit=2)] == [never, dead]
+        # the same links under other settings: nothing stored needs to change
+        month = CheckConfig(recheck_after=30 * 86400, retry_failing_after=4 * 86400)
+        assert [r["id"] for r in store.due_links(due_cutoffs(month, now))] == [never]
+        daily = CheckConfig(recheck_after=86400, retry_failing_after=86400)
+        assert {r["id"] for r in store.due_links(due_cutoffs(daily, now + timedelta(days=1)))} == {
+            never, ok_old, ok_new, failing, dead}
+
+
+def test_every_state_a_link_enters_is_logged_and_sweeps_mark_the_log(tmp_path: Path) -> None:
+    from archiver.store import parse_iso
+
+    with Store.open(tmp_path) as store:
+        first = store.ensure_link("https://a.example/1")
+        sweep = store.start_sweep(parse_iso("2026-11-01T03:00:00Z"))
+        store.update_link(first, state="ok", state_since="2026-11-01T03:01:00Z")
+        store.finish_sweep(sweep, {}, parse_iso("2026-11-01T03:30:00Z"))
+        # a check between sweeps, and a writer that changes the state without a check row
+        store.update_link(first, state="failing", state_since="2026-11-02T10:00:00Z")
+        second = store.ensure_link("https://a.example/2")
+        store.update_link(second, state="excluded")
+        row = store.sweeps()[0]
+        assert store.states_at(row["states_before"]) == {first: "pending"}
+        assert store.states_at(row["states_after"]) == {first: "ok"}
+        assert store.states_at(store.state_mark()) == {first: "failing", second: "excluded"}
+        assert store.report_states_before(parse_iso("2026-11-02T00:00:00Z")) == {first: "ok"}
+
+
+def test_migration_rebuilds_the_state_history_of_an_existing_archive(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from archiver import store as store_module
+
+    before = store_module.MIGRATIONS.index(store_module._migrate_state_history)
+    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "archive.db"))
+    for migration in store_module.MIGRATIONS[:before]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {before}")
+    db.execute("INSERT INTO links (id, url, url_as_cited, host, state, state_since, first_seen, last_checked, "
+               "next_check) VALUES (1, 'https://a.example/', 'https://a.example/', 'a.example', 'dead', "
+               "'2026-11-03T03:05:00Z', '2026-10-30T00:00:00Z', '2026-11-03T03:05:00Z', '2026-11-10T03:05:00Z')")
+    for n, (when, state) in enumerate((("2026-11-01T03:05:00Z", "ok"), ("2026-11-02T03:05:00Z", "failing"),
+                                       ("2026-11-03T03:05:00Z", "dead")), 1):
+        db.execute("INSERT INTO checks (id, link_id, checked_at, verdict, state) VALUES (?, 1, ?, 'x', ?)",
+                   [n, when, state])
+        db.execute("INSERT INTO sweeps (id, started_at, finished_at) VALUES (?, ?, ?)",
+                   [n, when.replace("03:05", "03:00"), when.replace("03:05", "03:30")])
+    db.execute("INSERT INTO texts VALUES ('sha1:STANDIN', NULL, '', NULL), ('sha1:REAL', 'T', 'words', 'sha1:f')")
+    db.conn.commit()
+    db.conn.close()
+    with Store.open(tmp_path) as store:
+        sweeps = store.sweeps()
+        assert [store.states_at(s["states_after"]) for s in sweeps] == [{1: "ok"}, {1: "failing"}, {1: "dead"}]
+        assert store.states_at(sweeps[0]["states_before"]) == {1: "pending"}
+        assert store.link_by_id(1)["next_check"] is None
+        assert store.text_for("sha1:STANDIN") is None  # an empty stand-in once stored over a cited text
+        assert store.text_for("sha1:REAL") is not None

@@ -60,11 +60,14 @@ def check(config: Config, url: str) -> dict[str, Any]:
                 "cited": row["cited_capture_id"], "latest": row["latest_capture_id"]}
 
 
+NO_PUBLIC_ARCHIVES = "[external]\nlookup = false\nsubmit = false\n"  # tests have no internet
+
+
 def cli_config(config: Config, tmp_path: Path, extra: str = "") -> str:
     path = tmp_path / "cli.toml"
     path.write_text(
         f'[archive]\ndir = "{config.archive.dir}"\n[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\n'
-        f'retries = 0\n{extra}'
+        f'retries = 0\n{NO_PUBLIC_ARCHIVES}{extra}'
     )
     return str(path)
 
@@ -157,7 +160,7 @@ def test_a_link_that_died_in_a_check_between_sweeps_is_newly_dead_in_the_next_sw
     config.write_text(
         f'[archive]\ndir = "{tmp_path / "archives"}"\n[[sources]]\npath = "{article}"\n'
         '[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\nretries = 0\n'
-        '[check]\nconfirm_checks = 1\nconfirm_span = "0s"\n'
+        '[check]\nconfirm_checks = 1\nconfirm_span = "0s"\n' + NO_PUBLIC_ARCHIVES
     )
     runner = CliRunner()
     first = runner.invoke(cli, ["--config", str(config), "sweep"])
