@@ -18,9 +18,9 @@ Behaviour (SPEC §4, §5, §8):
   ``X-Archive-Orig-Transfer-Encoding`` (the name pywb uses for original headers).
 - ``total_timeout`` bounds the network time of one fetch: every hop and
   body of every attempt, and the pauses between attempts; time spent waiting
-  for a politeness slot does not count. A retry that would not fit is not made. A body that
-  stalls (read timeout or total timeout) keeps its hop with the bytes received,
-  ``truncated="time"`` and ``error="timeout"``; a body cut off by the server
+  for a politeness slot does not count; a retry that would not fit is not
+  made. A body that stalls (read timeout or total timeout) keeps its hop with
+  the bytes received, ``truncated="time"`` and ``error="timeout"``; a body cut off by the server
   keeps its hop with ``truncated="disconnect"`` and ``error="connection"``.
 - Every request carries the configured ``User-Agent`` and
   ``Accept-Encoding: gzip, deflate`` (what the rest of archiver can decode).
