@@ -85,6 +85,7 @@ class CollectConfig:
     include_comments: bool = True
     exclude: tuple[str, ...] = ()
     max_comments: int = 5000  # per article, comment platforms' endpoints included
+    disqus_api_key: str = ""  # a Disqus application's public key: read Disqus comments through its API
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ _KINDS: dict[tuple[str, str], str] = {
     ("collect", "include_comments"): "bool",
     ("collect", "exclude"): "regex_list",
     ("collect", "max_comments"): "positive_int",
+    ("collect", "disqus_api_key"): "str",
     ("fetch", "user_agent"): "header_value",
     ("fetch", "concurrency"): "positive_int",
     ("fetch", "per_host_concurrency"): "positive_int",

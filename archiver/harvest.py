@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .collect import Collected, CollectProblem, FeedEntry, collect_file, collect_html, is_excluded, parse_feed
+from .collect.endpoints import APIs
 from .collect.normalize import normalize_url
 from .config import Config, Source
 from .errors import InvalidURL, UsageError
@@ -20,6 +21,7 @@ from .charsets import header_charset
 from .fetch import Fetcher
 from .pages import final_body, text_limit
 from .store import CitationInput, Store
+from .threads import add_platform_comments
 
 FEED_TYPES = ("xml", "rss", "atom", "json")
 MAX_FEED_ENTRIES = 500
@@ -61,7 +63,9 @@ def to_citations(collected: Collected, exclude: Iterable[str]) -> tuple[list[Cit
         citations.append(CitationInput(
             url=url, url_as_written=link.url, source=collected.source, place=link.where, comment=link.comment,
             comment_author=link.comment_author, comment_date=link.comment_date, anchor=link.anchor,
-            context=link.context, position=link.position,
+            context=link.context, position=link.position, comment_kind=link.comment_kind,
+            comment_label=link.comment_label, comment_parent=link.comment_parent,
+            comment_permalink=link.comment_permalink,
         ))
     return citations, problems
 
@@ -111,8 +115,11 @@ class Harvester:
     """Collects sources into a store; ``fetcher`` is used for URL and feed sources."""
 
     def __init__(self, config: Config, store: Store, fetcher: Fetcher | None,
-                 on_collected: Callable[[Collected], None] | None = None, *, keep: bool = True) -> None:
+                 on_collected: Callable[[Collected], None] | None = None, *, keep: bool = True,
+                 apis: APIs | None = None) -> None:
         self.config = config
+        # comment platforms' endpoints; tests point the fixed ones (HN, Bluesky, Disqus) at a local server
+        self.apis = apis or APIs(disqus_api_key=config.collect.disqus_api_key)
         self.store = store
         self.fetcher = fetcher
         self.on_collected = on_collected
@@ -158,6 +165,10 @@ class Harvester:
             return await self._feed_entries(parse_feed(data, url), name, walk, url, depth=1)
         collected = collect_html(data, final_url, url, include_comments=self.config.collect.include_comments,
                                  charset=header_charset(content_type))
+        if self.config.collect.include_comments and self.fetcher is not None:  # comments loaded by script
+            collected = await add_platform_comments(collected, data, final_url, self.fetcher,
+                                                    self.config.collect.max_comments, self.apis,
+                                                    header_charset(content_type))
         return self.record(collected, "url", name)
 
     async def feed(self, url: str, name: str | None = None, *, walk: _Walk | None = None,

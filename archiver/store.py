@@ -314,7 +314,14 @@ def _migrate_state_history(db: sqlite_utils.Database) -> None:
         db.execute(trigger)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history]
+def _migrate_comment_provenance(db: sqlite_utils.Database) -> None:
+    """A comment's kind (comment, pingback, answer ...), its label on a Q&A page ("comment on
+    answer 2"), the number of the comment it replies to, and its permalink."""
+    for column in ("comment_kind TEXT", "comment_label TEXT", "comment_parent INTEGER", "comment_permalink TEXT"):
+        db.execute(f"ALTER TABLE citations ADD COLUMN {column}")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -335,6 +342,10 @@ class CitationInput:
     anchor: str | None = None
     context: str | None = None
     position: int | None = None
+    comment_kind: str | None = None  # comment, pingback, trackback, answer
+    comment_label: str | None = None  # "answer 2", "comment on answer 2" (Q&A pages)
+    comment_parent: int | None = None  # the comment this one replies to
+    comment_permalink: str | None = None
 
 
 class Store:
@@ -517,6 +528,8 @@ class Store:
                 values = {
                     "comment_author": item.comment_author, "comment_date": item.comment_date,
                     "anchor": item.anchor, "context": item.context, "position": item.position,
+                    "comment_kind": item.comment_kind, "comment_label": item.comment_label,
+                    "comment_parent": item.comment_parent, "comment_permalink": item.comment_permalink,
                     "last_seen": stamp, "removed_at": None,
                 }
                 if row:
