@@ -26,12 +26,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import judge, walls
+from . import judge, render, walls
 from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
 from .models import FetchResult, Verdict
 from .pages import HTML_TYPES, DamagedCopy, PageText, TextExtractor, read_html, text_limit
+from .platforms import Platforms
 from .states import fetch_verdict, transition
 from .store import iso, parse_iso, utcnow
 
@@ -224,6 +225,8 @@ class Checker:
         self.config = archive.config
         self.extractor = TextExtractor(text_limit(self.config), pool)
         self.probes = _Probes(fetcher, self.extractor) if probe else None
+        self.platforms = Platforms(archive, fetcher) if self.config.platforms.enabled else None
+        self.rendering = render.CheckRendering(archive) if self.config.render.mode != "never" else None
 
     async def _cited_for(self, link: dict[str, Any], result: FetchResult) -> PageText | None:
         """The cited copy's text, unless the live payload is byte-identical: then a stand-in that
@@ -250,16 +253,35 @@ class Checker:
             except DamagedCopy as exc:  # one link's problem: judged as if never cited, and re-captured
                 cited, damage = None, exc
                 self.archive.store.mark_damaged(exc.capture_id, exc.problem)
+            # an application shell is judged on its rendering (archiver.render)
+            view = None if self.rendering is None or (self.platforms and self.platforms.matches(link["url"])) \
+                else await self.rendering.view(link, result)
             judgement, live = await judge_fetch(
-                result, cited, cited_url=link["url"], changed_below=self.config.check.changed_below,
-                probes=self.probes, extractor=self.extractor,
+                result, view.cited if view else cited, cited_url=link["url"],
+                changed_below=self.config.check.changed_below, probes=self.probes,
+                extractor=view.extractor if view else self.extractor,
             )
+            if self.platforms is not None and judgement.verdict is not Verdict.EXCLUDED:
+                judgement = await self._platform_judgement(link, result, judgement, live)
             judgement = self._reviewed(link, result, judgement, live)
             if damage is not None:
                 judgement = _after_damage(judgement, damage)
-            return self._record(link, result, judgement, live)
+            outcome = self._record(link, result, judgement, None if view else live)
+            if view is not None and self.rendering is not None:
+                self.rendering.store(link, view)
+            return outcome
         finally:
             result.cleanup()
+
+    async def _platform_judgement(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
+                                  live: PageText | None) -> Judgement:
+        """A platform's endpoint overrides the page's verdict when it says something definite (archiver.platforms)."""
+        assert self.platforms is not None
+        html, words = self.platforms.discovery_page(result, live.text if live is not None else None)
+        found = await self.platforms.judge(link, html, words, self.config.check.changed_below)
+        if found is None:
+            return judgement
+        return Judgement(found.verdict, found.reason, found.similarity, detail=found.detail)
 
     def _reviewed(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
                   live: PageText | None) -> Judgement:
@@ -345,7 +367,11 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
                 if on_done:
                     on_done(outcome)
 
-            await asyncio.gather(*(one(link) for link in rows))
+            try:
+                await asyncio.gather(*(one(link) for link in rows))
+            finally:
+                if checker.rendering is not None:
+                    await checker.rendering.close()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

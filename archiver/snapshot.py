@@ -25,6 +25,7 @@ from typing import Any
 
 from .archive import Archive, Plan, Saved, Written
 from .collect.normalize import normalize_url
+from .enrich import after_capture
 from .errors import DiskFull, InvalidURL
 from .fetch import Fetcher
 from .fetchers import fetch_in_processes, worker_count
@@ -121,7 +122,9 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
     link_of = {url: link_id for link_id, url in links}
     processes = worker_count(len(link_of))
     if not processes:
-        return asyncio.run(_capture_in_loop(archive, link_of, on_done, keep))
+        done = asyncio.run(_capture_in_loop(archive, link_of, on_done, keep))
+        after_capture(archive, link_of.values())  # platform answers, renderings (archiver.enrich)
+        return done
     outcomes: list[SnapshotOutcome] = []
     kept = outcomes if keep else None
     batch: list[tuple[int, FetchResult]] = []
@@ -151,6 +154,7 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
             for _, result in [*in_writing, *batch]:
                 result.cleanup()
     archive.writer.hold_rotated = False
+    after_capture(archive, link_of.values())  # platform answers, renderings (archiver.enrich)
     return outcomes
 
 
