@@ -113,6 +113,9 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
         return (now or utcnow()) - timedelta(seconds=parse_duration(value))
     except ValueError:
         pass
+    except OverflowError:  # "99999999999d": before the year 1
+        raise UsageError(f"--since: {value} reaches back further than any date; give a shorter duration "
+                         "or a date like 2026-11-01") from None
     try:
         moment = parse_iso(value.strip())
     except ValueError:

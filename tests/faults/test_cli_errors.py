@@ -103,6 +103,14 @@ def test_report_into_a_missing_directory(tmp_path: Path, server: TestServer) -> 
 def test_report_since_beyond_any_date(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     assert_fails_cleanly(run("--config", str(config), "report", "--since", "99999999999d"), 2, "--since")
+    assert_fails_cleanly(run("--config", str(config), "report", "--since", "9" * 400 + "d"), 2, "--since")
+
+
+def test_export_since_beyond_any_date(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    run("--config", str(config), "snapshot", "http://127.0.0.1:9/")  # creates the archive
+    result = run("--config", str(config), "export", "--wacz", str(tmp_path / "out.wacz"), "--since", "99999999999d")
+    assert_fails_cleanly(result, 2, "--since")
 
 
 @pytest.mark.parametrize(("key", "value"), [
