@@ -168,7 +168,11 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
 
     warm_up()  # fetch workers' fork server: starts while we collect
     if archive.config.sources:
+        if progress:  # per stage, so a long collect is visible too (a line every few seconds at -v)
+            progress("collecting", len(archive.config.sources))
         asyncio.run(_collect(archive, summary))
+        if progress:
+            progress("", len(archive.config.sources))
     else:
         where = archive.config.path or "the configuration (built-in defaults: no config.toml found)"
         summary.notes.append(

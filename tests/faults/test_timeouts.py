@@ -113,3 +113,16 @@ def test_snapshot_of_a_hanging_url_costs_one_timeout_and_says_so(blackhole: str,
     assert "capturing: 0/1 done (0%), 5s" in done.stderr, done.stderr  # said while it hung
     assert "capturing: 1/1 done in" in done.stderr
     assert elapsed < 12, elapsed  # before: 3 x 6 s
+
+
+def test_sweep_at_verbose_says_what_each_stage_did_without_a_terminal(server: TestServer, tmp_path: Path) -> None:
+    cited = server.route("/timeouts/cited", "<html><body><p>cited words</p></body></html>")
+    (tmp_path / "article.txt").write_text(f"As reported at {cited} last week.\n")
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "archive"\n[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\n'
+                      '[[sources]]\npath = "article.txt"\n')
+    done = subprocess.run([sys.executable, "-m", "archiver", "-v", "--config", str(config), "sweep", "--no-report"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "collecting: 1/1 done in" in done.stderr, done.stderr
+    assert "capturing: 1/1 done in" in done.stderr, done.stderr
