@@ -1,0 +1,53 @@
+"""The workbench's JSON API over a real archive (the pages use it; so can scripts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .review_world import article_citing, page, prose, run, write_config
+from .workbench import serving
+
+
+def test_api_lists_filters_shows_a_link_and_decides(tmp_path: Path, make_server: Any) -> None:
+    news, other = make_server(), make_server()
+    kept = news.route("/api/kept", page("Kept", prose(100)))
+    gone = news.route("/api/gone", page("Gone", prose(101)))
+    elsewhere = other.route("/api/elsewhere", page("Elsewhere", prose(102)))
+    config = write_config(tmp_path, article_citing(tmp_path, [kept, gone, elsewhere]))
+    run(config, "sweep", "--no-report")
+    news.route("/api/gone", page("Not found", ["Nothing here."]), status=404)
+    run(config, "sweep", "--no-report")
+    other_host = elsewhere.split("/")[2].split(":")[0]
+    with serving(config) as (workbench, replay), httpx.Client(timeout=10) as client:
+        everything = client.get(workbench + "api/links").json()
+        assert everything["total"] == 3
+        dead = client.get(workbench + "api/links", params={"state": "dead"}).json()
+        assert [link["url"] for link in dead["links"]] == [gone]
+        assert client.get(workbench + "api/links", params={"host": other_host}).json()["links"][0]["url"] == elsewhere
+        assert client.get(workbench + "api/links", params={"q": "/api/ke"}).json()["total"] == 1
+        assert client.get(workbench + "api/links", params={"q": "article.txt"}).json()["total"] == 3  # by article
+        second = sorted([kept, gone, elsewhere])[1]
+        assert client.get(workbench + "api/links", params={"limit": 1, "offset": 1}).json()["links"][0]["url"] == second
+        detail = client.get(workbench + f"api/links/{dead['links'][0]['id']}").json()
+        assert detail["link"]["state"] == "dead" and len(detail["checks"]) == 2
+        assert detail["citations"][0]["source"].endswith("article.txt")
+        raw = [c["raw"] for c in detail["captures"] if c["raw"]]
+        assert raw and all(r.startswith(replay + "archive/") for r in raw)
+        assert client.get(raw[0]).status_code == 200
+        csrf = client.get(workbench + "api/session").json()["csrf"]
+        refused = client.post(workbench + "api/decisions", json={"url": kept, "decision": "accept"},
+                              headers={"X-CSRF-Token": csrf})
+        assert refused.status_code == 400 and "only a changed or moved link" in refused.json()["error"]
+        made = client.post(workbench + "api/decisions", json={"url": gone, "decision": "false-alarm",
+                                                              "note": "moved to the archive"},
+                           headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201
+        listed = client.get(workbench + "api/links", params={"state": "ok"}).json()["links"]
+        assert {link["url"]: link["review"] for link in listed}[gone].startswith("false-alarm by")
+        assert client.get(workbench + "api/decisions").json()["decisions"][0]["note"] == "moved to the archive"
+        assert client.get(workbench + "api/links/9999").status_code == 404
+        page_html = client.get(workbench + f"link/{dead['links'][0]['id']}").text
+        assert "moved to the archive" in page_html and "<script>" not in page_html.split("</main>")[0]
