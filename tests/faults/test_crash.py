@@ -169,3 +169,25 @@ def test_records_after_the_last_commit_are_kept_aside_and_fetched_again(server: 
     assert kept.read_bytes() == left[recorded:]
     assert [r.target_uri for r in read_records(kept) if r.rec_type == "response"] == [urls[2]]
     assert_archive_consistent(config.archive.dir, captures_per_link=1)
+
+
+def test_a_capture_and_its_first_check_commit_together(server: TestServer, config: Config) -> None:
+    """When the first check cannot be stored, the capture is not stored either (nor left in a closed WARC)."""
+    url = server.route("/together", body=page("together", 3000))
+    db = config.archive.dir / "archive.db"
+    with Archive(config):
+        pass
+    with sqlite3.connect(db) as conn:  # the database refuses the check, as a full disk would
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON checks BEGIN SELECT RAISE(ABORT, 'no room'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="no room"), Archive(config) as archive:
+        snapshot(archive, [url])
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER refuse")
+        assert conn.execute("SELECT count(*) FROM captures").fetchone()[0] == 0
+        assert conn.execute("SELECT state FROM links WHERE url = ?", [url]).fetchone()[0] == "pending"
+    assert_archive_consistent(config.archive.dir)
+
+    with Archive(config) as archive:  # the next run captures it, once
+        [outcome] = snapshot(archive, [url])
+    assert outcome.state == "ok"
+    assert_archive_consistent(config.archive.dir, captures_per_link=1)
