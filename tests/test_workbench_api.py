@@ -6,11 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+from archiver.lock import ArchiveLock
 
 from .review_world import article_citing, page, prose, run, write_config
 from .workbench import serving
 
 
+@pytest.mark.slow
 def test_api_lists_filters_shows_a_link_and_decides(tmp_path: Path, make_server: Any) -> None:
     news, other = make_server(), make_server()
     kept = news.route("/api/kept", page("Kept", prose(100)))
@@ -49,5 +53,11 @@ def test_api_lists_filters_shows_a_link_and_decides(tmp_path: Path, make_server:
         assert {link["url"]: link["review"] for link in listed}[gone].startswith("false-alarm by")
         assert client.get(workbench + "api/decisions").json()["decisions"][0]["note"] == "moved to the archive"
         assert client.get(workbench + "api/links/9999").status_code == 404
+        with ArchiveLock(tmp_path / "archives", what="a sweep in a test"):  # a sweep or check is running
+            busy = client.post(workbench + "api/decisions", json={"url": kept, "decision": "ignore"},
+                               headers={"X-CSRF-Token": csrf})
+        assert busy.status_code == 409 and "a sweep or check is running" in busy.json()["error"]
+        assert client.post(workbench + "api/decisions", json={"url": kept, "decision": "ignore"},
+                           headers={"X-CSRF-Token": csrf}).status_code == 201
         page_html = client.get(workbench + f"link/{dead['links'][0]['id']}").text
         assert "moved to the archive" in page_html and "<script>" not in page_html.split("</main>")[0]

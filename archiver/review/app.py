@@ -32,7 +32,8 @@ from typing import Any
 from flask import Flask, Response, abort, g, redirect, request
 
 from ..config import Config
-from ..errors import ArchiverError
+from ..errors import ArchiveBusy, ArchiverError
+from ..lock import ArchiveLock
 from ..report.data import build_report
 from ..report.model import PROBLEM_STATES, STATE_ORDER, LinkEntry, TextDiff, replay_url
 from ..report.textdiff import text_diff
@@ -42,6 +43,7 @@ from .security import HEADERS, SESSION_COOKIE, Guard
 from .urls import COLLECTION
 
 MAX_PAGE = 500
+DECISION_WAIT = 3.0  # seconds a decision waits for a running sweep or check before 409
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -62,6 +64,18 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     warc_dir = config.archive.dir / "warcs"
     replay_prefix = f"{replay_base_url}{COLLECTION}/"
     reviewer = config.serve.reviewer or "reviewer"
+
+    @contextmanager
+    def deciding() -> Iterator[Store]:
+        """The store, with the archive lock held: a check running now could otherwise write over a
+        decision with the state it read before it (the lock is free between sweeps)."""
+        lock = ArchiveLock(config.archive.dir, wait=DECISION_WAIT, what="archiver serve: a decision")
+        lock.acquire()
+        try:
+            with open_store() as store:
+                yield store
+        finally:
+            lock.release()
 
     @contextmanager
     def open_store() -> Iterator[Store]:
@@ -102,6 +116,10 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     @app.errorhandler(405)
     def not_allowed(_: Exception) -> Response:
         return _error(405, "method not allowed")
+
+    @app.errorhandler(ArchiveBusy)
+    def busy(exc: ArchiveBusy) -> Response:
+        return _error(409, f"a sweep or check is running: try again when it has finished ({exc})")
 
     @app.errorhandler(ArchiverError)
     def archiver_error(exc: ArchiverError) -> Response:
@@ -302,7 +320,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
         decision = str(body.get("decision", ""))
         note = body.get("note")
         by = str(body.get("by") or reviewer)[:100]
-        with open_store() as store:
+        with deciding() as store:
             url = body.get("url")
             if body.get("link_id") is not None:
                 try:
@@ -320,7 +338,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     def api_undo(decision_id: int) -> Response:
         body = request.get_json(silent=True) or {}
         by = str(body.get("by") or reviewer)[:100] if isinstance(body, dict) else reviewer
-        with open_store() as store:
+        with deciding() as store:
             return _json(decisions.undo(store, decision_id, by=by))
 
     return app
