@@ -36,9 +36,9 @@ WARC_MAX_SIZE = "16KB"  # a few captures per WARC file: rotation inside nearly e
 
 
 def crash_runs(tmp_path: Path, make_server: Callable[[], TestServer], runs: int, *, seed: int,
-               kills: int = 1) -> Tally:
+               kills: int = 1, per_host: int = URLS_PER_HOST) -> Tally:
     servers = [make_server() for _ in range(3)]
-    urls = serve_pages(servers, URLS_PER_HOST, PAGE_SIZE, f"crash{seed}")
+    urls = serve_pages(servers, per_host, PAGE_SIZE, f"crash{seed}")
     rng = random.Random(seed)
     tally = Tally()
     for run in range(runs):
@@ -62,6 +62,15 @@ def test_kill_9_many_times(tmp_path: Path, make_server: Callable[[], TestServer]
           f"{tally.lost} lost, {tally.duplicated} duplicated")
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
     assert tally.kills_before_end >= tally.runs // 3, "too few kills landed while capturing"
+
+
+@pytest.mark.slow
+def test_kill_9_many_times_while_capturing_in_process(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
+    """Under 100 new links a sweep fetches on its own event loop and saves capture by capture."""
+    tally = crash_runs(tmp_path, make_server, 15, seed=4, per_host=25)
+    print(f"kill -9 x {tally.runs} sweeps of 75 URLs ({tally.kills_before_end} mid-capture): "
+          f"{tally.lost} lost, {tally.duplicated} duplicated")
+    assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
 
 
 @pytest.mark.slow
