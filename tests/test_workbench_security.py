@@ -93,6 +93,7 @@ def test_serve_refuses_another_address_without_a_token(tmp_path: Path) -> None:
     assert "[serve] token" in result.stderr and "0.0.0.0" in result.stderr
 
 
+@pytest.mark.slow
 def test_token_login_csrf_and_host_refusals(tmp_path: Path, server: TestServer) -> None:
     url = server.route("/security/page", page("Guarded", prose(80)))
     config = write_config(tmp_path, extra='[serve]\ntoken = "s3cret-token-for-tests"\n')
@@ -154,6 +155,7 @@ def parse_links(header: str) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
+@pytest.mark.slow
 def test_memento_timegate_and_timemap(tmp_path: Path, server: TestServer) -> None:
     url = server.route("/memento/page", page("Memento", prose(90)))
     config = write_config(tmp_path)
