@@ -318,7 +318,7 @@ def _convert(kind: str, value: Any, where: str, base: Path) -> Any:
             raise fail("a size of at most 1 PiB")
         return size
     if kind == "path":
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value or "\x00" in value:
             raise fail("a directory path")
         path = Path(os.path.expanduser(value))
         return path if path.is_absolute() else base / path

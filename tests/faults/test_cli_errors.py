@@ -92,6 +92,12 @@ def test_archive_dir_below_a_file(tmp_path: Path) -> None:
     assert_fails_cleanly(run("--config", str(path), "check"), 2, "[archive] dir", "is a file")
 
 
+def test_archive_dir_with_a_nul_byte_is_refused_at_load(tmp_path: Path) -> None:
+    config = write_config(tmp_path).read_text().replace('dir = "archive"', 'dir = "arch\\u0000ive"')
+    path = write_config(tmp_path, raw=config.encode())
+    assert_fails_cleanly(run("--config", str(path), "snapshot", "http://127.0.0.1:9/"), 2, "[archive] dir")
+
+
 def test_report_into_a_missing_directory(tmp_path: Path, server: TestServer) -> None:
     config = write_config(tmp_path)
     assert run("--config", str(config), "snapshot", server.route("/cli-errors/ok", "<p>hi</p>")).exit_code == 0
