@@ -268,7 +268,7 @@ def stream(data: ReportData) -> Iterator[str]:
     yield from _problems(data)
     yield _unchecked(data)
     yield reviewed_section(data)
-    yield ("<footer>Replay URLs assume pywb serving this archive's <code>warcs/</code> as collection "
-           f"<code>archive</code> at <code>{e(data.replay_base)}</code> (see the README). "
+    yield ("<footer>Replay links work while <code>archiver serve</code> runs (its replay: "
+           f"<code>{e(data.replay_base)}</code>; see the README). "
            "The JSON report lists every link, ok ones included.</footer></main>\n"
            f"<script>{SCRIPT}</script></body></html>\n")
