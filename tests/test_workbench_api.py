@@ -61,3 +61,4 @@ def test_api_lists_filters_shows_a_link_and_decides(tmp_path: Path, make_server:
                            headers={"X-CSRF-Token": csrf}).status_code == 201
         page_html = client.get(workbench + f"link/{dead['links'][0]['id']}").text
         assert "moved to the archive" in page_html and "<script>" not in page_html.split("</main>")[0]
+        assert page_html.split('id="checks"')[1].count('class="raw"') == 2  # each check's evidence replays

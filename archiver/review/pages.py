@@ -324,11 +324,12 @@ def link_page(link: dict[str, Any], *, citations: list[dict[str, Any]], captures
     if diff is not None:
         diff_html = (f'<section id="diff"><h2>Main-text diff: capture #{a} → #{b}</h2>'
                      f'{_diff(diff, None, f"#{a} → #{b}")}</section>')
+    by_capture = {c["id"]: c for c in captures}
     check_rows = "".join(
         f'<tr><td>{e(k["checked_at"])}</td><td>{e(k["verdict"])}</td><td>{e(k["reason"] or "")}</td>'
         f'<td>{e(k["http_status"] if k["http_status"] is not None else "")}</td>'
         f'<td>{e(format(k["similarity"], ".2f") if k["similarity"] is not None else "")}</td><td>{badge(k["state"])}</td>'
-        f'<td>{e(k["detail"] or "")}</td><td>{"#" + str(k["capture_id"]) if k["capture_id"] else ""}</td></tr>'
+        f'<td>{e(k["detail"] or "")}</td><td>{_evidence(k["capture_id"], by_capture)}</td></tr>'
         for k in reversed(checks)
     )
     checks_html = (f'<section id="checks"><h2>Checks <small>({len(checks)})</small></h2>'
@@ -336,6 +337,14 @@ def link_page(link: dict[str, Any], *, citations: list[dict[str, Any]], captures
                    f'<th>similarity</th><th>state after</th><th>detail</th><th>evidence</th></tr>{check_rows}</table>'
                    "</section>")
     return page("Link", head + review + cite + cites + diff_html + captures_html + checks_html, csrf=csrf)
+
+
+def _evidence(capture_id: int | None, captures: dict[int, dict[str, Any]]) -> str:
+    """A check's evidence: its capture, replayable from the replay origin."""
+    if not capture_id:
+        return ""
+    capture = captures.get(capture_id, {})
+    return f"#{capture_id} " + (replay_links(capture.get("replay"), capture.get("raw")) if capture.get("raw") else "")
 
 
 def _where(citation: dict[str, Any]) -> str:
