@@ -23,6 +23,7 @@ from archiver.config import CheckConfig, Config
 from archiver.snapshot import snapshot
 
 from ..server import Route, TestServer
+from .invariants import assert_archive_consistent
 from ..test_extract import corpus_html
 
 ARTICLE = corpus_html("blog.python.org.html")
@@ -145,6 +146,7 @@ def test_changing_the_recheck_intervals_applies_to_links_already_checked(world: 
     retry = run("7d", "0s", "check").output  # and the failing one under a shorter retry
     assert checked_urls(retry) == {gone}, retry
     assert "checked 0 link(s)" in run("7d", "1d", "check").output
+    assert_archive_consistent(world.archive.dir)
 
 
 # -- 3. the sweep report's changes include checks made between sweeps ------------------------------
@@ -176,6 +178,7 @@ def test_a_link_that_died_in_a_check_between_sweeps_is_newly_dead_in_the_next_sw
     assert changes["newly_dead"][0]["before"] == "ok"
     markdown = (tmp_path / "archives" / "reports" / "latest.md").read_text()
     assert dies in markdown.split("## ", 2)[1]  # listed first, under the changes
+    assert_archive_consistent(tmp_path / "archives")
 
 
 # -- 7. a damaged stored copy costs one link, never a run ------------------------------------------
