@@ -45,7 +45,8 @@ def test_api_lists_filters_shows_a_link_and_decides(tmp_path: Path, make_server:
         refused = client.post(workbench + "api/decisions", json={"url": kept, "decision": "accept"},
                               headers={"X-CSRF-Token": csrf})
         assert refused.status_code == 400 and "only a changed or moved link" in refused.json()["error"]
-        made = client.post(workbench + "api/decisions", json={"url": gone, "decision": "false-alarm",
+        made = client.post(workbench + "api/decisions", json={"url": gone.replace("http://", "HTTP://") + "#x",
+                                                              "decision": "false-alarm",
                                                               "note": "moved to the archive"},
                            headers={"X-CSRF-Token": csrf})
         assert made.status_code == 201

@@ -330,6 +330,10 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
             host = body.get("host")
             if decision == decisions.NOTE and not (note or "").strip():
                 return _json({"error": "a note needs some text"}, 400)
+            if url and body.get("link_id") is None:
+                from ..collect.normalize import normalize_url
+
+                url = normalize_url(str(url))
             row = decisions.decide(store, decision, url=str(url) if url and not host else None,
                                    host=str(host) if host else None, note=str(note) if note else None, by=by)
         return _json(row, 201)
