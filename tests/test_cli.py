@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from archiver.cli import cli
 
-COMMANDS = ["collect", "snapshot", "check", "sweep", "report", "diff", "links", "schedule"]
+COMMANDS = ["collect", "snapshot", "check", "sweep", "report", "diff", "links", "schedule", "export"]
 
 
 def test_every_command_of_the_spec_exists() -> None:

@@ -15,7 +15,7 @@ its fetch (request and response of every redirect hop); a revisit record comes w
 refers to (a revisit without its original replays nothing, so it is never exported alone). Each
 source WARC's ``warcinfo`` record is copied too, so every record's ``WARC-Warcinfo-ID`` resolves.
 
-Memory stays flat in the number of records: links are read from the store in batches, records are
+Memory stays flat in the number of records: links are read from the store in batches of 500, records are
 copied as gzip members without decompressing their bodies, and the CDXJ lines (built from each
 record's head with :func:`archiver.cdxj.record_line`) are sorted in bounded runs on disk and merged.
 The package is written to a temporary file next to ``path`` and renamed into place when complete.
@@ -27,6 +27,7 @@ import base64
 import hashlib
 import heapq
 import io
+import itertools
 import json
 import logging
 import os
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 WACZ_VERSION = "1.1.1"
 WARC_NAME = "export.warc.gz"
 LINKS_PER_BATCH = 500  # links whose captures and records are read at once
-SORT_RUN = 100_000  # CDXJ lines sorted in memory at once; longer indexes are merged from runs on disk
+SORT_RUN = 20_000  # CDXJ lines sorted in memory at once (~6 MB); longer indexes are merged from runs on disk
 INDEX_BLOCK = 1024  # CDXJ lines per gzip block of indexes/index.cdx.gz (py-wacz's default)
 HEAD_BYTES = 64 * 1024  # a record's start decompressed to index it: WARC and HTTP headers
 COPY_CHUNK = 1024 * 1024
@@ -118,20 +119,21 @@ def export_wacz(store: Store, warc_dir: Path, path: Path, selection: Selection =
             copier.write_warcinfo(created, selection)
             pages_out.write(json.dumps({"format": "json-pages-1.0", "id": "pages",
                                         "title": title or "archiver export"}) + "\n")
-            links = list(store.export_links(states=selection.states, since=selection.since,
-                                            sources=selection.sources, urls=selection.urls))
-            summary.links = len(links)
-            if not links:
+            def selected() -> Iterator[dict[str, Any]]:
+                return store.export_links(states=selection.states, since=selection.since,
+                                          sources=selection.sources, urls=selection.urls)
+
+            summary.links = sum(1 for _ in selected())
+            if not summary.links:
                 raise ExportError("no link matches the selection: nothing to export")
             if progress:
-                progress("exporting", len(links))
-            for start in range(0, len(links), LINKS_PER_BATCH):
-                batch = links[start:start + LINKS_PER_BATCH]
+                progress("exporting", summary.links)
+            rows = selected()
+            while batch := list(itertools.islice(rows, LINKS_PER_BATCH)):
                 for page in _export_batch(store, batch, copier, summary):
                     pages_out.write(json.dumps(page, ensure_ascii=False) + "\n")
                 if progress:
                     progress("", len(batch))
-            del links
             summary.records, summary.warc_bytes = copier.records, copier.out.size
             warc_digest = copier.out.digest
         package = path.with_name(f".{path.name}.tmp")
@@ -289,7 +291,8 @@ class _Copier:
             if record["warc"] not in self._warcinfos:
                 self._warcinfos.add(record["warc"])
                 self._copy_warcinfo(record["warc"])
-            self._copy(record["warc"], int(record["offset"]), int(record["length"]))
+            self._copy(record["warc"], int(record["offset"]), int(record["length"]),
+                       index=record["record_type"] in cdxj.INDEXED_RECORDS)
 
     def _copy_warcinfo(self, name: str) -> None:
         """The source file's first record, its warcinfo (found by decompressing its member)."""
@@ -306,7 +309,7 @@ class _Copier:
             return
         self._copy(name, 0, len(start) - len(decompressor.unused_data))
 
-    def _copy(self, name: str, offset: int, length: int) -> None:
+    def _copy(self, name: str, offset: int, length: int, *, index: bool = False) -> None:
         handle = self.sources.file(name)
         handle.seek(offset)
         new_offset = self.out.size
@@ -323,7 +326,9 @@ class _Copier:
             self.out.write(chunk)
             left -= len(chunk)
         self.records += 1
-        head = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(first, HEAD_BYTES)
+        if not index:
+            return
+        head = _head(first)
         try:
             line = cdxj.record_line(head, offset=new_offset, length=length, filename=WARC_NAME)
         except Exception as exc:  # noqa: BLE001 - an unindexable record stays in the WARC, unindexed
@@ -331,6 +336,15 @@ class _Copier:
             return
         if line is not None:
             self.sorter.add(line)
+
+
+def _head(member_start: bytes) -> bytes:
+    """The start of a record, decompressed far enough to hold its WARC and HTTP headers."""
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    head = decompressor.decompress(member_start, 8192)
+    if head.count(b"\r\n\r\n") < 2 and decompressor.unconsumed_tail:
+        head += decompressor.decompress(decompressor.unconsumed_tail, HEAD_BYTES - len(head))
+    return head
 
 
 def _b32(digest: bytes) -> str:
