@@ -387,19 +387,22 @@ class CheckRendering:
             return None
         if not needs_render(self.mode, read_html(result), final.content_type):
             return None
+        cited = rendered_text(self.archive, link["cited_capture_id"])
+        capture = self.archive.store.capture(link["cited_capture_id"])
+        adopt = cited is None and capture is not None and capture["payload_digest"] == final.payload_digest
+        if cited is None and not adopt:
+            return None  # the cited copy was no shell (an article, now a wall or a challenge): raw judgement
         renderer = await self._started()
         if not renderer.available:
             return None
         rendered = await renderer.render(link["url"])
         if rendered is None:
             return None
-        cited = rendered_text(self.archive, link["cited_capture_id"])
         if cited is None:
-            # cited before it could be rendered: this rendering is the reference from now on
-            if link["cited_capture_id"] is not None:
-                page = rendered.page
-                self.archive.store.save_text(rendered_key(link["cited_capture_id"]), page.title, page.text,
-                                             page.fingerprint)
+            # the same shell, cited before it could be rendered: this rendering is the reference from now on
+            page = rendered.page
+            self.archive.store.save_text(rendered_key(link["cited_capture_id"]), page.title, page.text,
+                                         page.fingerprint)
             return None
         return View(cited, _Given(rendered.page), rendered)
 

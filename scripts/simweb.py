@@ -11,12 +11,14 @@ rewritten article (``rewrite``). Hosts and paths behave like real sites::
     host kinds   normal, slow, soft404 (200 + one error page for unknown paths),
                  root_redirect (unknown paths -> 302 /), parked, refused (no
                  listener), error500, unavailable (503 + Retry-After), hang,
-                 blocked403, ratelimit429 (429 + Retry-After)
+                 blocked403, ratelimit429 (429 + Retry-After), spam (every path: one
+                 unrelated gambling page, a hijacked domain)
     path fates   page, missing (the host's unknown-path answer), status (404,
                  410, 403, 429, 500, ... with optional Retry-After), redirect
                  (301/302/308 to a path or URL), hang, errorpage (200 + the
                  host's error page), challenge (a bot-challenge page with the
-                 route's status); plus fail_first=N (the first N requests answer
+                 route's status), body (the route's own text and status: walls,
+                 script shells, platform endpoints' JSON); plus fail_first=N (the first N requests answer
                  fail_status, then the fate) and extra headers
 
 The server runs in its own process (its own process group), so its CPU is not
@@ -76,8 +78,8 @@ HOST_KINDS = (
     "unavailable", "hang", "blocked403", "ratelimit429",
 )  # fmt: skip
 #: Host kinds that answer every path the same way, whatever the routes say.
-OVERRIDING_KINDS = ("parked", "refused", "error500", "unavailable", "hang", "blocked403", "ratelimit429")
-FATES = ("page", "missing", "status", "redirect", "hang", "errorpage", "challenge")
+OVERRIDING_KINDS = ("parked", "refused", "error500", "unavailable", "hang", "blocked403", "ratelimit429", "spam")
+FATES = ("page", "missing", "status", "redirect", "hang", "errorpage", "challenge", "body")
 REASONS = {
     200: "OK", 301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect",
     308: "Permanent Redirect", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 410: "Gone",
@@ -125,6 +127,7 @@ class Route:
     fail_status: int = 500
     seed_key: str | None = None  # render the page as for this key (a moved page keeps its text)
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    body: str = ""  # fate "body": this text answered with ``status`` (a Content-Type in ``headers`` replaces text/html)
 
 
 @dataclass
@@ -362,6 +365,15 @@ def parked_page(host: Host) -> bytes:
             f"the registrar.</p></div></body></html>").encode()
 
 
+def spam_page(host: Host) -> bytes:
+    """What a hijacked domain serves on every path: an unrelated gambling and loans page."""
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Best Online Casino 2026 - "
+            "Free Spins and Bonus Codes</title></head><body><h1>Top online casino sites</h1><p>Play slots, poker and "
+            "roulette at the best online casino. Claim free spins and bonus codes today. Fast payday loans and "
+            "crypto currency betting available around the clock.</p><p>Sportsbook odds updated daily. Jackpot "
+            "winners every hour.</p></body></html>").encode()
+
+
 # -- the server process ---------------------------------------------------------------------
 
 
@@ -479,6 +491,8 @@ class Server:
             return Answer(200, error_page(host, self.pages, 404))
         if route.fate == "challenge":
             return Answer(route.status, challenge_page())
+        if route.fate == "body":
+            return Answer(route.status, route.body.encode("utf-8"))
         return Answer(500, b"simweb: unknown fate " + route.fate.encode())
 
     def page(self, key: str, route: Route) -> Answer:
@@ -508,6 +522,8 @@ class Server:
     def host_answer(self, host: Host) -> Answer:
         if host.kind == "parked":
             return Answer(200, parked_page(host))
+        if host.kind == "spam":  # a lost domain: every path answers one unrelated spam page
+            return Answer(200, spam_page(host))
         if host.kind == "hang":
             return Answer(0, hang=True)
         status = {"error500": 500, "unavailable": 503, "blocked403": 403, "ratelimit429": 429}.get(host.kind, 500)
@@ -582,8 +598,9 @@ class Server:
         lines = [f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Status')}", f"Date: {http_date()}"]
         if not any(k.lower() == "server" for k, _ in extra):
             lines.append("Server: simweb")
-        lines += ["Content-Type: text/html; charset=utf-8", f"Content-Length: {len(body)}",
-                  f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+        if not any(k.lower() == "content-type" for k, _ in extra):
+            lines.append("Content-Type: text/html; charset=utf-8")
+        lines += [f"Content-Length: {len(body)}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
         lines += [f"{k}: {v}" for k, v in extra]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         return head if method == "HEAD" else head + body

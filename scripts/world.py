@@ -76,6 +76,7 @@ class Fate:
     fails_at_capture: bool = False
     editable: bool = False  # needs a page whose article text is in <p> elements
     weight: float = 1.0  # links per fate = round(per_fate * weight)
+    kind: str = "classic"  # "new": the fates of issue 12 (platforms, rendering, walls, removals)
 
 
 FATES: tuple[Fate, ...] = (
@@ -111,16 +112,30 @@ FATES: tuple[Fate, ...] = (
     Fate("blocked429", "blocked", ("http-429",)),
     Fate("challenge", "blocked", ("challenge",)),
     Fate("challenge-200", "blocked", ("challenge",), weight=0.6),
+    # the web people actually cite (issue 12): platform posts, script-rendered pages, walls, removals
+    Fate("post-alive", "ok", ("unchanged", "minor-edit"), host="platform", kind="new"),
+    Fate("post-edited", "changed", ("drift", "title-changed"), host="platform", kind="new"),
+    Fate("post-deleted", "dead", ("removed",), host="platform", kind="new"),
+    Fate("post-private", "blocked", ("private",), host="platform", kind="new"),
+    Fate("spa-unchanged", "ok", ("unchanged", "minor-edit"), host="spa", kind="new"),
+    Fate("spa-rewritten", "changed", ("drift", "title-changed"), host="spa", kind="new"),
+    Fate("spa-gone", "dead", ("soft-404", "removed"), host="spa", kind="new"),
+    Fate("paywall", "blocked", ("paywall",), editable=True, kind="new"),
+    Fate("consent", "blocked", ("consent",), kind="new"),
+    Fate("login", "blocked", ("login",), kind="new"),
+    Fate("removal-notice", "dead", ("removed",), kind="new"),
+    Fate("hijacked", "dead", ("hijacked",), host="hijacked", kind="new"),
 )
 FATE = {f.name: f for f in FATES}
 #: How many links one host of each pool carries (host-level fates share their host).
 LINKS_PER_HOST = {"normal": 12, "slow": 3, "soft404": 4, "soft404_home": 4, "root_redirect": 4, "parked": 2,
-                  "refused": 2, "hang": 2}
+                  "refused": 2, "hang": 2, "platform": 20, "spa": 10, "hijacked": 3, "api": 10_000}
 #: Host kind at citation time (before evolving).
 CITE_KIND = {"normal": "normal", "slow": "slow", "soft404": "soft404", "soft404_home": "soft404",
-             "root_redirect": "root_redirect", "parked": "normal", "refused": "normal", "hang": "normal"}
+             "root_redirect": "root_redirect", "parked": "normal", "refused": "normal", "hang": "normal",
+             "platform": "normal", "spa": "normal", "hijacked": "normal", "api": "normal"}
 #: Host kind after evolving.
-LATER_KIND = {**CITE_KIND, "parked": "parked", "refused": "refused", "hang": "hang"}
+LATER_KIND = {**CITE_KIND, "parked": "parked", "refused": "refused", "hang": "hang", "hijacked": "spam"}
 
 
 @dataclass
@@ -227,11 +242,114 @@ def _new_link(world: World, hosts: _Hosts, fate: Fate, n: int, choices: list[int
     route = Route(page=page, noise=fate.name == "noise", inline_noise=fate.name == "inline-noise")
     if fate.name == "dead-at-cite":
         route = Route(fate="status", status=404)
+    if fate.host in ("platform", "spa"):
+        return _new_app_link(world, hosts, fate, n, ip, page, pages)
     key = world.add(ip, path, route)
     link = Link(fate.name, key, page=page)
     if fate.name == "moved-host":
         link.extra["to_ip"] = hosts.pools["normal"][n % 3]
     return link
+
+
+# -- the web people cite: posts behind a platform's endpoint, pages rendered by script ------------
+
+POST_SHELL = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Post</title>"
+              "<script src=\"/static/client.js\" defer></script></head><body><div id=\"react-root\"></div>"
+              "<noscript>JavaScript is not available.</noscript></body></html>")
+JSON = {"Content-Type": "application/json"}
+#: The provider the world's config adds: posts on the world's platform hosts, asked at its api host.
+POST_PATTERN = r"re:^http://[0-9.]+(:\d+)?/[a-z]+/status/(?P<id>\d+)$"
+
+
+def paragraphs_of(html: str, count: int = 6) -> list[str]:
+    """Plain paragraphs of a corpus page (at least 12 words each)."""
+    found = []
+    for match in _P_WORDS.findall(html):
+        text = " ".join(re.sub(r"<[^>]+>", " ", match).split())
+        if len(text.split()) >= 12:
+            found.append(text.replace("&nbsp;", " "))
+    return found[:count]
+
+
+def post_answer(pages: list[tuple[str, str]], page: int, author: str) -> str:
+    """The oEmbed answer for a post whose text is the opening of a corpus page."""
+    words = " ".join(paragraphs_of(pages[page][1], 2)).split()[:45]
+    text = " ".join(words) or "a short post"
+    return json.dumps({"type": "rich", "version": "1.0", "author_name": author, "provider_name": "World",
+                       "html": f"<blockquote><p>{text}</p>&mdash; {author}</blockquote>"})
+
+
+def spa_shell(api_path: str) -> str:
+    """An application shell: the article comes from ``api_path`` (JSON), a 404 shows a not-found page."""
+    script = ("fetch('" + api_path + "').then(function (r) { return r.text().then(function (t) {"
+              " return [r.status, t]; }); }).then(function (a) { var root = document.getElementById('root');"
+              " if (a[0] !== 200) { document.title = 'Page not found'; root.innerHTML = '<h1>Page not found</h1>"
+              "<p>Sorry, the page you are looking for does not exist.</p>'; return; }"
+              " var d = JSON.parse(a[1]); document.title = d.title; root.innerHTML = '<article><h1>' + d.title"
+              " + '</h1>' + d.paragraphs.map(function (p) { return '<p>' + p + '</p>'; }).join('')"
+              " + '</article>'; });")
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Reader</title></head>"
+            f"<body><div id=\"root\"></div><script>{script}</script></body></html>")
+
+
+def spa_answer(pages: list[tuple[str, str]], page: int) -> str:
+    name, html = pages[page]
+    title = re.search(r"<title[^>]*>(.*?)</title", html, re.I | re.S)
+    return json.dumps({"title": " ".join(title[1].split())[:120] if title else name,
+                       "paragraphs": [p.replace("<", " ") for p in paragraphs_of(html)]})
+
+
+def _new_app_link(world: World, hosts: _Hosts, fate: Fate, n: int, ip: str, page: int,
+                  pages: list[tuple[str, str]]) -> Link:
+    api = hosts.take("api")
+    if fate.host == "platform":
+        author = ("jack", "nasa", "anna", "lucas")[n % 4]
+        key = world.add(ip, f"/{author}/status/{1000 + n}", Route(fate="body", status=200, body=POST_SHELL))
+        api_key = world.add(api, f"/oembed/{1000 + n}.json", Route(fate="body", status=200, headers=JSON,
+                                                                   body=post_answer(pages, page, author)))
+    else:
+        key = world.add(ip, f"/app/story-{n}", Route(fate="body", status=200, body=spa_shell(f"/api/story-{n}.json")))
+        api_key = world.add(ip, f"/api/story-{n}.json", Route(fate="body", status=200, headers=JSON,
+                                                              body=spa_answer(pages, page)))
+    link = Link(fate.name, key, page=page)
+    link.extra["api_key"] = api_key
+    return link
+
+
+# -- walls and removal notices in front of a cited page --------------------------------------
+
+PAYWALL_MARKUP = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", '
+                  '"isAccessibleForFree": false}</script>')
+CONSENT_PAGE = ("<!DOCTYPE html><html lang=\"en\"><head><title>Before you continue</title></head><body><div class="
+                "\"cmp\"><h1>We value your privacy</h1><p>We and our partners store and/or access information on a "
+                "device, such as cookies, and process personal data.</p><button>Accept all</button><button>Reject all"
+                "</button></div></body></html>")
+LOGIN_PAGE = ("<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in</h1><form method=\"post\" "
+              "action=\"/session\"><input name=\"email\"><input type=\"password\" name=\"password\"><button>Sign in"
+              "</button></form></body></html>")
+NOTICES = (
+    ("Article removed", "This article has been removed", "The article you are looking for was removed at the "
+     "request of its author."),
+    ("Beitrag entfernt", "Dieser Artikel wurde entfernt", "Der Inhalt ist leider nicht mehr verfügbar."),
+    ("Contenu retiré", "Cet article a été supprimé", "Ce contenu n'est plus disponible sur notre site."),
+    ("Contenido retirado", "Este artículo ha sido eliminado", "El contenido ya no está disponible."),
+    ("Contenuto rimosso", "Questo articolo è stato rimosso", "Il contenuto non è più disponibile."),
+)
+
+
+def paywall_page(html: str) -> str:
+    """The cited page's head and first paragraph, marked not free, with a subscription offer."""
+    head = re.search(r"<head\b.*?</head\s*>", html, re.I | re.S)
+    first = paragraphs_of(html, 1)
+    return (f"<!DOCTYPE html><html>{head[0] if head else ''}<body><article><p>{first[0] if first else ''}</p>"
+            f"{PAYWALL_MARKUP}<div class=\"paywall\"><p>Subscribe to continue reading. Already a subscriber? "
+            f"Sign in.</p></div></article></body></html>")
+
+
+def notice_page(n: int) -> str:
+    title, heading, text = NOTICES[n % len(NOTICES)]
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body><nav>"
+            f"<a href=\"/\">Home</a></nav><main><h1>{heading}</h1><p>{text}</p></main></body></html>")
 
 
 # -- evolving it ----------------------------------------------------------------------------
@@ -278,8 +396,47 @@ def _evolve_link(world: World, link: Link, check: int, web: SimWeb) -> None:
                                        headers={"Server": "cloudflare", "cf-mitigated": "challenge"})
     elif fate == "challenge-200":
         world.routes[link.key] = Route(fate="challenge", status=200)
+    elif fate in NEW_EVOLUTIONS:
+        NEW_EVOLUTIONS[fate](world, link, web)
     else:
         world.routes[link.key] = old  # unchanged, noise, slow, ok-on-*, dead-at-cite, host-level fates
+
+
+def _other_page(link: Link) -> int:
+    pages = corpus_pages()
+    return (link.page + 7) % len(pages)
+
+
+def _evolve_new(world: World, link: Link, web: SimWeb) -> None:
+    pages = corpus_pages()
+    api = link.extra.get("api_key", "")
+    ip, path = split_key(link.key)
+    if link.fate == "post-edited":
+        world.routes[api] = Route(fate="body", status=200, headers=JSON, body=post_answer(pages, _other_page(link),
+                                                                                          "jack"))
+    elif link.fate == "post-deleted":
+        world.routes[api] = Route(fate="status", status=404)
+    elif link.fate == "post-private":
+        world.routes[api] = Route(fate="body", status=403, headers=JSON, body='{"error": "forbidden"}')
+    elif link.fate == "spa-rewritten":
+        world.routes[api] = Route(fate="body", status=200, headers=JSON, body=spa_answer(pages, _other_page(link)))
+    elif link.fate == "spa-gone":
+        world.routes[api] = Route(fate="status", status=404)
+    elif link.fate == "paywall":
+        world.routes[link.key] = Route(fate="body", status=200, body=paywall_page(pages[link.page][1]))
+    elif link.fate == "consent":
+        world.routes[link.key] = Route(fate="body", status=200, body=CONSENT_PAGE)
+    elif link.fate == "login":
+        target = f"/login?next={path}"
+        world.add(ip, target, Route(fate="body", status=200, body=LOGIN_PAGE))
+        world.routes[link.key] = Route(fate="redirect", location=target, redirect_status=302)
+    elif link.fate == "removal-notice":
+        world.routes[link.key] = Route(fate="body", status=200, body=notice_page(int(path.rsplit("-", 1)[-1]
+                                                                                         .split(".")[0])))
+
+
+NEW_EVOLUTIONS = {name: _evolve_new for name in ("post-edited", "post-deleted", "post-private", "spa-rewritten",
+                                                 "spa-gone", "paywall", "consent", "login", "removal-notice")}
 
 
 def _redirect(world: World, link: Link, web: SimWeb, same_content: Route) -> None:
@@ -347,9 +504,15 @@ WORLD_CHECK = {"recheck_after": "0s", "retry_failing_after": "0s", "confirm_chec
 WORLD_FETCH = {"connect_timeout": "2s", "read_timeout": "2s", "total_timeout": "8s", "retries": 1}
 
 
-def world_config(directory: Path, fetch: dict[str, Any] | None = None, check: dict[str, Any] | None = None) -> Path:
-    return write_config(directory / "config.toml", "archive", fetch={**WORLD_FETCH, **(fetch or {})},
+def world_config(directory: Path, fetch: dict[str, Any] | None = None, check: dict[str, Any] | None = None,
+                 post_endpoint: str | None = None) -> Path:
+    path = write_config(directory / "config.toml", "archive", fetch={**WORLD_FETCH, **(fetch or {})},
                         check={**WORLD_CHECK, **(check or {})}, report_formats=["json"])
+    if post_endpoint:  # the world's platform: its posts are asked at its api host (SPEC §4 [platforms])
+        with open(path, "a") as config:
+            config.write(f'\n[platforms]\nproviders = [{{ name = "World posts", kind = "oembed", url_patterns = '
+                         f'{json.dumps([POST_PATTERN])}, endpoint = {json.dumps(post_endpoint)} }}]\n')
+    return path
 
 
 # -- comparing ------------------------------------------------------------------------------
@@ -427,6 +590,17 @@ def print_results(rows: list[Row], checks: int, seconds: dict[str, float]) -> di
     wrong_reason = [r for r in rows if r.correct and not r.reason_ok]
     print(f"\nstate accuracy: {correct}/{len(rows)} = {100 * accuracy:.1f}%  (target >= 95%)  "
           f"[{'PASS' if accuracy >= 0.95 else 'FAIL'}]")
+    by_kind = {}
+    for kind, target in (("classic", 1.0), ("new", 0.95)):
+        group = [r for r in rows if FATE[r.fate].kind == kind]
+        if group:
+            share = sum(r.correct for r in group) / len(group)
+            worst = min((sum(r.correct for r in by_fate[f.name]) / len(by_fate[f.name]), f.name)
+                        for f in FATES if f.kind == kind and by_fate.get(f.name))
+            by_kind[kind] = {"links": len(group), "correct": sum(r.correct for r in group), "worst_fate": worst}
+            print(f"  {kind} fates: {sum(r.correct for r in group)}/{len(group)} = {100 * share:.1f}%; worst fate "
+                  f"{worst[1]} {100 * worst[0]:.0f}% (target: every fate >= {100 * target:.0f}%)  "
+                  f"[{'PASS' if worst[0] >= target else 'FAIL'}]")
     print(f"pages that are fine but reported dead/failing: {len(alarms)}  (target 0)  "
           f"[{'PASS' if not alarms else 'FAIL'}]")
     for row in alarms:
@@ -444,7 +618,7 @@ def print_results(rows: list[Row], checks: int, seconds: dict[str, float]) -> di
     print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))
     return {"links": len(rows), "correct": correct, "accuracy": round(accuracy, 4),
             "fine_but_failing": [asdict(r) for r in alarms], "wrong": [asdict(r) for r in wrong],
-            "wrong_reason": [asdict(r) for r in wrong_reason],
+            "wrong_reason": [asdict(r) for r in wrong_reason], "by_kind": by_kind,
             "confusion": {e: dict(c) for e, c in table.items()}, "seconds": seconds}
 
 
@@ -461,7 +635,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         urls = [link.url for link in links]
         (workdir / "urls.txt").write_text("\n".join(urls) + "\n")
         (workdir / "fates.json").write_text(json.dumps([asdict(l) for l in links], indent=1))
-        cli = Cli(args.archiver, world_config(workdir), timeout=args.run_timeout)
+        api = next((ip for ip, host in world.hosts.items() if host.tag == "api"), None)
+        endpoint = web.url(f"{api}/oembed/") + "{id}.json" if api else None
+        cli = Cli(args.archiver, world_config(workdir, post_endpoint=endpoint), timeout=args.run_timeout)
         articles = write_articles(workdir / "articles", urls)
         started = time.monotonic()
         collected = cli.json("collect", *[str(p) for p in articles], "--format", "json")
