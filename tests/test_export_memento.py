@@ -193,3 +193,26 @@ def test_timemap_bounds_of_an_unordered_timemap() -> None:
     first, last = timemap_bounds(text, "http://arch/timemap")
     assert first is not None and first.url == "http://arch/1/http://x/"
     assert last is not None and last.datetime == "2018-01-03T00:00:00Z"
+
+
+def test_a_timegate_redirecting_to_its_canonical_form_is_asked_there(dying: tuple[Config, TestServer, str],
+                                                                      make_server: Any) -> None:
+    world, site, url = dying
+    archive_site: TestServer = make_server()
+    base = archive_site.url("/web/")
+    memento = f"{base}20210301000000/{url}"
+    archive_site.route(f"/web/{url}", status=302, headers={"Location": "/web/canonical"})
+    archive_site.route("/web/canonical", status=302, headers={
+        "Location": memento,
+        "Link": f'<{url}>; rel="original", <{base}19990101000000/{url}>; rel="first memento"; '
+                f'datetime="Fri, 01 Jan 1999 00:00:00 GMT", <{memento}>; rel="memento"; '
+                f'datetime="Mon, 01 Mar 2021 00:00:00 GMT", <{base}20250101000000/{url}>; rel="last memento"; '
+                f'datetime="Wed, 01 Jan 2025 00:00:00 GMT"'})
+    _check(replace(world, external=ExternalConfig(archives=(base,), lookup=True)), url)
+    with Store.open(world.archive.dir) as store:
+        link = store.link(normalize_url(url))
+        assert link is not None
+        [row] = store.alternatives([link["id"]])
+    assert (row["outcome"], row["memento_url"], row["first_datetime"], row["last_datetime"]) == (
+        "found", memento, "1999-01-01T00:00:00Z", "2025-01-01T00:00:00Z")
+    assert archive_site.routes["/web/canonical"].hits == 1

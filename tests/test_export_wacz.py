@@ -189,3 +189,18 @@ def test_cli_export_states_and_errors(world: Config, archive_of_four: dict[str, 
                                       "--url", "https://never.example/cited"])
     assert result.exit_code != 0 and "nothing to export" in result.output
     assert not (tmp_path / "none.wacz").exists()
+
+
+def test_export_by_source_name_or_url(world: Config, archive_of_four: dict[str, str], tmp_path: Path) -> None:
+    from archiver.store import CitationInput
+
+    with Store.open(world.archive.dir) as store:
+        store.record_source("https://news.example/story", "url", name="the story")
+        store.add_citations("https://news.example/story", [CitationInput(
+            url=normalize_url(archive_of_four["b"]), url_as_written=archive_of_four["b"],
+            source="https://news.example/story", place="body")])
+        for wanted in ("the story", "https://news.example/story"):
+            summary = export_wacz(store, world.archive.dir / "warcs", tmp_path / "s.wacz", Selection(sources=(wanted,)))
+            assert (summary.links, summary.pages) == (1, 1)
+        with pytest.raises(Exception, match="nothing to export"):
+            export_wacz(store, world.archive.dir / "warcs", tmp_path / "n.wacz", Selection(sources=("elsewhere",)))

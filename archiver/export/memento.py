@@ -234,10 +234,16 @@ def read_timegate(prefix: str, result: FetchResult) -> tuple[Answer, str | None]
 
 async def ask_archive(fetcher: Fetcher, prefix: str, url: str, when: datetime) -> tuple[Answer, list[FetchResult]]:
     """Ask one TimeGate for the memento of ``url`` closest to ``when``; the fetches made come along."""
-    gate = await fetcher.fetch(prefix + url, retries=0, headers={"Accept-Datetime": http_date(when)},
-                               follow_redirects=False)
+    asked = {"Accept-Datetime": http_date(when)}
+    gate = await fetcher.fetch(prefix + url, retries=0, headers=asked, follow_redirects=False)
     answer, timemap = read_timegate(prefix, gate)
     results = [gate]
+    if answer.memento is None and answer.outcome == "error" and gate.final is not None and gate.final.is_redirect:
+        # a redirect to another TimeGate URL (the archive's canonical form of the URL): ask there, once
+        again = await fetcher.fetch(urljoin(gate.final.url, gate.final.header("location") or ""), retries=0,
+                                    headers=asked, follow_redirects=False)
+        results.append(again)
+        answer, timemap = read_timegate(prefix, again)
     if timemap:
         mapped = await fetcher.fetch(timemap, retries=0)
         results.append(mapped)
