@@ -18,8 +18,8 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__
-from .config import Config, find_config, load_config
-from .errors import ArchiverError, ConfigError, InvalidURL, StoreError
+from .config import Config, database_label, find_config, load_config
+from .errors import ArchiverError, ConfigError, InvalidURL, StoreError, database_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,25 +39,11 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-# sqlite3 messages that mean the database file itself is damaged or unreadable.
-_DAMAGED = ("malformed", "not a database", "disk i/o error", "file is encrypted")
-# ... and those that mean it cannot be opened or written as it is.
-_UNUSABLE = ("unable to open", "readonly", "database or disk is full", "locked")
-
-
 def _database_problem(exc: sqlite3.DatabaseError) -> str | None:
-    """A message naming the database and what to do, or None (an error of ours: a bug)."""
-    text = str(exc)
+    """A message naming this command's database and what to do, or None (an error of ours: a bug)."""
     ctx = click.get_current_context(silent=True)
     config = (ctx.find_object(dict) or {}).get("config") if ctx is not None else None
-    db = str(config.archive.dir / "archive.db") if config is not None and not config.archive.database else "the database"
-    if any(marker in text.lower() for marker in _DAMAGED):
-        return (f"{db}: the archive database is damaged (SQLite: {text}). Stop using it until repaired: "
-                f"copy it aside, then `sqlite3 {db} .recover | sqlite3 recovered.db` and put recovered.db "
-                f"in its place (the WARC files are not affected), or restore it from a backup")
-    if any(marker in text.lower() for marker in _UNUSABLE):
-        return f"{db}: cannot use the archive database: {text}"
-    return None
+    return database_problem(exc, database_label(config) if config is not None else "the database")
 
 
 def handle_errors(func: F) -> F:

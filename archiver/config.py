@@ -455,6 +455,11 @@ def load_config(path: Path | None) -> Config:
     return Config(**sections, path=path)
 
 
+def database_label(config: Config) -> str:
+    """How messages name the archive database: its file, or "the database" (PostgreSQL)."""
+    return "the database" if config.archive.database else str(config.archive.dir / "archive.db")
+
+
 def find_config(explicit: str | None) -> Path | None:
     """``--config``, else ``$ARCHIVER_CONFIG``, else ``./config.toml``, else None."""
     if explicit:

@@ -20,6 +20,8 @@ else is a bug: "unexpected error", exit code 1.
 
 from __future__ import annotations
 
+import sqlite3
+
 
 class ArchiverError(Exception):
     """Base class of every error archiver raises on purpose."""
@@ -53,3 +55,29 @@ class DiskFull(ArchiverError):
     def __init__(self, path: object, what: str = "") -> None:
         self.path = str(path)
         super().__init__(f"disk full at {self.path}" + (f": {what}" if what else ""))
+
+
+# sqlite3 messages that mean the database file itself is damaged or unreadable ...
+_DAMAGED = ("malformed", "not a database", "disk i/o error", "file is encrypted")
+# ... and those that mean it cannot be opened or written as it is.
+_UNUSABLE = ("unable to open", "readonly", "database or disk is full", "locked")
+
+
+def database_problem(exc: BaseException, db: str) -> str | None:
+    """A message naming the database ``db`` and what to do, for an SQLite error that is
+    not a bug of ours (a damaged or unopenable file); None for any other error.
+
+    ``exc`` may be the ``sqlite3.DatabaseError`` itself or a :class:`StoreError`
+    raised while handling one."""
+    if isinstance(exc, StoreError):
+        exc = exc.__context__  # type: ignore[assignment]
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    text = str(exc)
+    if any(marker in text.lower() for marker in _DAMAGED):
+        return (f"{db}: the archive database is damaged (SQLite: {text}). Stop using it until repaired: "
+                f"copy it aside, then `sqlite3 {db} .recover | sqlite3 recovered.db` and put recovered.db "
+                f"in its place (the WARC files are not affected), or restore it from a backup")
+    if any(marker in text.lower() for marker in _UNUSABLE):
+        return f"{db}: cannot use the archive database: {text}"
+    return None

@@ -17,8 +17,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .archive import Archive
-from .config import Config
-from .errors import ArchiveBusy
+from .config import Config, database_label
+from .errors import ArchiveBusy, ArchiverError, database_problem
 from .sweep import sweep
 
 log = logging.getLogger("archiver.schedule")
@@ -33,8 +33,16 @@ def run_scheduled_sweep(config: Config, report_writer: Callable[..., Any] | None
     except ArchiveBusy as exc:
         log.warning("scheduled sweep skipped: %s", exc)
         return
-    except Exception:  # noqa: BLE001 - a failed sweep must not stop the schedule
-        log.exception("scheduled sweep failed")
+    except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the schedule
+        problem = database_problem(exc, database_label(config))
+        if problem is None and isinstance(exc, ArchiverError):
+            problem = str(exc)
+        if problem is None and isinstance(exc, OSError) and exc.filename is not None:
+            problem = f"{exc.filename}: {exc.strerror or exc}"
+        if problem is not None:  # a problem to fix, named: no traceback
+            log.error("scheduled sweep failed: %s", problem)
+        else:  # a bug: the traceback helps report it
+            log.exception("scheduled sweep failed")
         return
     for note in summary.all_notes():
         log.warning("%s", note)

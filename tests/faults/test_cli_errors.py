@@ -6,6 +6,7 @@ configuration / unusable archive, 3 ``--fail-on`` matched, 4 nothing succeeded.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
@@ -235,3 +236,20 @@ def test_help_documents_the_exit_codes() -> None:
     assert result.exit_code == 0
     for line in ("0  done", "1  unexpected error", "2  bad argument", "3  check --fail-on", "4  nothing succeeded"):
         assert line in result.output
+
+
+def test_a_scheduled_sweep_on_a_damaged_database_logs_the_problem_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from archiver.config import load_config
+    from archiver.schedule import run_scheduled_sweep
+
+    path = write_config(tmp_path)
+    run("--config", str(path), "snapshot", "http://127.0.0.1:9/")  # creates the archive
+    db = tmp_path / "archive" / "archive.db"
+    damage(db)
+    caplog.set_level(logging.INFO, logger="archiver.schedule")
+    run_scheduled_sweep(load_config(path), None)  # returns: the schedule goes on
+    failed = [r for r in caplog.records if "scheduled sweep failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info is None  # no traceback in the daemon's log
+    assert str(db) in failed[0].getMessage() and "damaged" in failed[0].getMessage()
