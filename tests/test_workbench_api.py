@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,8 @@ def test_api_lists_filters_shows_a_link_and_decides(tmp_path: Path, make_server:
         page_html = client.get(workbench + f"link/{dead['links'][0]['id']}").text
         assert "moved to the archive" in page_html and "<script>" not in page_html.split("</main>")[0]
         assert page_html.split('id="checks"')[1].count('class="raw"') == 2  # each check's evidence replays
+        first, second = sorted(c["id"] for c in detail["captures"])
+        chosen = client.get(workbench + f"link/{detail['link']['id']}", params={"a": second, "b": first}).text
+        assert f"capture #{second} → #{first}" in chosen
+        diff = chosen.split('id="diff"')[1].split("</section>")[0]
+        assert re.search(r"<del>[^<]*Nothing here\.", diff), diff[:2000]  # from the 404 page to the cited copy
