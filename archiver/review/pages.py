@@ -74,9 +74,9 @@ def _changes(data: ReportData) -> str:
             f'{e(c.before)} → {e(c.link.state)}{" · " + e(c.link.reason) if c.link.reason else ""}</span></li>'
             for c in changes
         )
-        blocks.append(f'<div class="change" data-kind="{e(kind)}" data-count="{len(changes)}"><h3>'
-                      f'{badge(changes[0].link.state).replace(e(changes[0].link.state) + "</span>", e(CHANGE_TITLES[kind]) + "</span>")}'
-                      f" {len(changes)}</h3><ul>{items}</ul></div>")
+        title = f'<span class="badge s-{e(changes[0].link.state)}">{e(CHANGE_TITLES[kind])}</span>'
+        blocks.append(f'<div class="change" data-kind="{e(kind)}" data-count="{len(changes)}"><h3>{title} '
+                      f"{len(changes)}</h3><ul>{items}</ul></div>")
     body = "".join(blocks) or "<p>Nothing changed.</p>"
     return (f'<section id="changes" class="changes" data-total="{section.total}"><h2>Changes {e(section.label)} '
             f'<small>states at {e(section.baseline)} → now</small></h2><div class="panel">{body}</div></section>')
