@@ -92,7 +92,8 @@ def test_review_a_real_sweep_in_the_browser(tmp_path: Path, make_server: Any, br
         assert replayed.url.startswith(replay)
         assert "harbourmaster Quillfeather approved it" in replayed.locator("body").inner_text()
         replayed.close()
-        # accept the change
+        # accept the change, as Alice (the name is remembered for the next decisions)
+        tab.locator('form.decide input[name="by"]').fill("Alice")
         tab.locator('form.decide button[value="accept"]').click()
         tab.wait_for_selector('article.link[data-state="ok"]')
         assert tab.locator("table.decisions tr[data-decision]").count() == 1
@@ -131,9 +132,10 @@ def test_review_a_real_sweep_in_the_browser(tmp_path: Path, make_server: Any, br
     assert link(tmp_path, undo_url)["state"] == "changed"
     assert {(link(tmp_path, u)["state"], link(tmp_path, u)["reason"]) for u in (spam_one, spam_two)} == \
         {("excluded", "ignored")}
-    decisions = rows(tmp_path, "SELECT decision, host, undone_at FROM decisions ORDER BY id")
+    decisions = rows(tmp_path, "SELECT decision, host, undone_at, decided_by, undone_by FROM decisions ORDER BY id")
     assert [(d["decision"], d["undone_at"] is not None) for d in decisions] == \
         [("accept", False), ("false-alarm", False), ("false-alarm", True), ("ignore", False)]
+    assert {d["decided_by"] for d in decisions} == {"Alice"} and decisions[2]["undone_by"] == "Alice"
 
     # the JSON report
     report = {item["url"]: item for item in json.loads(run(config, "report", "--format", "json").output)["links"]}

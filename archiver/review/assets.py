@@ -20,7 +20,8 @@ padding:3px 12px;background:var(--card);min-width:220px}
 .filters button[type=submit]{background:#175cd3;color:#fff;border-color:#175cd3}
 .review{margin:6px 0;padding:4px 10px;border-left:3px solid #175cd3;background:#eff4ff;font-size:13px}
 .decide{display:grid;gap:8px;margin:8px 0}
-.decide textarea{font:inherit;min-height:54px;border:1px solid var(--line);border-radius:6px;padding:6px 8px}
+.decide textarea,.decide input{font:inherit;border:1px solid var(--line);border-radius:6px;padding:6px 8px}
+.decide textarea{min-height:54px}.decide input{max-width:360px}
 .decide .buttons{display:flex;flex-wrap:wrap;gap:8px}
 .decide button,.undo,.login button{font:inherit;font-weight:600;border:1px solid var(--line);border-radius:6px;
 padding:5px 14px;cursor:pointer;background:var(--card)}
@@ -57,11 +58,16 @@ SCRIPT = """
       });
     }).catch(function (error) { if (msg) { msg.textContent = error.message; } });
   }
+  var NAME = "archiver-reviewer";
+  function reviewer() { try { return localStorage.getItem(NAME) || ""; } catch (e) { return ""; } }
   [].slice.call(d.querySelectorAll("form.decide")).forEach(function (form) {
+    if (form.elements.by) { form.elements.by.value = reviewer(); }
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var button = event.submitter;
-      var body = {decision: button.value, note: form.elements.note ? form.elements.note.value : ""};
+      var by = form.elements.by ? form.elements.by.value.trim() : "";
+      try { localStorage.setItem(NAME, by); } catch (e) { /* private mode: not remembered */ }
+      var body = {decision: button.value, note: form.elements.note ? form.elements.note.value : "", by: by};
       if (button.getAttribute("data-host")) { body.host = button.getAttribute("data-host"); }
       else { body.link_id = Number(form.getAttribute("data-link")); }
       post("/api/decisions", body, form.querySelector(".msg"));
@@ -69,7 +75,7 @@ SCRIPT = """
   });
   [].slice.call(d.querySelectorAll("button.undo")).forEach(function (button) {
     button.addEventListener("click", function () {
-      post("/api/decisions/" + button.getAttribute("data-undo") + "/undo", {}, d.querySelector(".msg"));
+      post("/api/decisions/" + button.getAttribute("data-undo") + "/undo", {by: reviewer()}, d.querySelector(".msg"));
     });
   });
   [].slice.call(d.querySelectorAll("button.copy")).forEach(function (button) {

@@ -269,6 +269,8 @@ def _decide_form(link: dict[str, Any]) -> str:
     buttons.append('<button type="submit" name="decision" value="note">Add the note</button>')
     return (f'<form class="decide" data-link="{link["id"]}"><textarea name="note" maxlength="4000" '
             'placeholder="Note (optional with a decision)" aria-label="Note"></textarea>'
+            '<input name="by" maxlength="100" placeholder="Your name (recorded with the decision)" '
+            'aria-label="Your name">'
             f'<div class="buttons">{"".join(buttons)}</div><p class="msg" role="status"></p></form>')
 
 
