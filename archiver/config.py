@@ -138,8 +138,6 @@ class ServeConfig:
     reviewer: str = ""  # name recorded with decisions made from the CLI
     replay_port: int = 0  # archived pages replay from this port (another origin); 0: port + 1
     replay_url: str = ""  # base URL the replay is reached at; empty: public_url's host at replay_port
-    replay_port: int = 0  # archived pages replay from this port (another origin); 0: port + 1
-    replay_url: str = ""  # base URL the replay is reached at; empty: public_url's host at replay_port
 
 
 @dataclass(frozen=True)
@@ -250,8 +248,6 @@ _KINDS: dict[tuple[str, str], str] = {
     ("serve", "public_url"): "http_url_or_empty",
     ("serve", "token"): "str",
     ("serve", "reviewer"): "str",
-    ("serve", "replay_port"): "port",
-    ("serve", "replay_url"): "http_url_or_empty",
     ("serve", "replay_port"): "port",
     ("serve", "replay_url"): "http_url_or_empty",
     ("notify", "urls"): "str_list",
