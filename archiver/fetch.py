@@ -110,7 +110,11 @@ def parse_target(text: str) -> tuple[httpx.URL | None, Problem | None]:
         return None, ("invalid-url", f"not an absolute URL: {text!r}")
     if url.scheme not in ("http", "https"):
         return None, ("scheme", f"{url.scheme}: URLs are not fetched, only http and https ({text[:80]})")
-    if not url.host:
+    try:
+        host = url.host  # decodes punycode: a malformed "xn--" label raises idna.IDNAError (a ValueError)
+    except ValueError as exc:
+        return None, ("invalid-url", f"bad host in URL: {text!r} ({exc})")
+    if not host:
         return None, ("invalid-url", f"no host in URL: {text!r}")
     if not _HOST.match(url.raw_host) or not 0 < (url.port or 1) < 65536:
         return None, ("invalid-url", f"bad host or port in URL: {text!r}")

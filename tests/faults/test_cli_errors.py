@@ -6,6 +6,7 @@ configuration / unusable archive, 3 ``--fail-on`` matched, 4 nothing succeeded.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -253,3 +254,27 @@ def test_a_scheduled_sweep_on_a_damaged_database_logs_the_problem_not_a_tracebac
     failed = [r for r in caplog.records if "scheduled sweep failed" in r.getMessage()]
     assert len(failed) == 1 and failed[0].exc_info is None  # no traceback in the daemon's log
     assert str(db) in failed[0].getMessage() and "damaged" in failed[0].getMessage()
+
+
+# --- a malformed punycode host: one failed link, not a crashed run ---------------
+
+
+def test_snapshot_of_a_malformed_punycode_host_is_a_failed_capture(tmp_path: Path, server: TestServer) -> None:
+    config = write_config(tmp_path)
+    ok = server.route("/cli-errors/beside-bad-idna", "<p>fine</p>")
+    result = run("--config", str(config), "snapshot", "http://xn--/", ok)
+    assert result.exit_code == 0, result.output  # one of two failed
+    assert "FAILED  http://xn--/  invalid-url" in result.stdout and "200" in result.stdout
+    assert "unexpected error" not in result.output
+
+
+def test_a_page_citing_a_malformed_punycode_host_costs_one_link_in_a_sweep(tmp_path: Path, server: TestServer) -> None:
+    ok = server.route("/cli-errors/cited-beside-bad-idna", "<p>fine</p>")
+    (tmp_path / "article.txt").write_text(f"See http://xn--zz-/x and {ok} for details.\n")
+    config = write_config(tmp_path, '[[sources]]\npath = "article.txt"\n')
+    result = run("--config", str(config), "sweep", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert "captured: 2 new link(s)" in result.stdout and "ok 1" in result.stdout
+    links = run("--config", str(config), "links", "--format", "json")
+    states = {row["url"]: row["state"] for row in json.loads(links.stdout)}
+    assert states[ok] == "ok" and states["http://xn--zz-/x"] != "pending"
