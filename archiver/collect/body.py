@@ -28,7 +28,7 @@ from lxml.html import HtmlElement
 from .comments import CommentLayout
 from .flat import FlatPage, Occurrence
 from .model import Collected
-from .recall import dropped_as_chrome, recover
+from .recall import drop_kept_chrome, recover
 
 MAX_EXTRACTION_ELEMENTS = 60_000
 _MARK = "https://archiver.invalid/link/"
@@ -72,7 +72,7 @@ def main_text(root: HtmlElement, flat: FlatPage, layout: CommentLayout, result: 
     if size <= MAX_EXTRACTION_ELEMENTS:
         body = _trafilatura_body(root, flat, removed)
         if body is not None:
-            body.elements = {e for e in body.elements if not dropped_as_chrome(e)}
+            body.elements = drop_kept_chrome(body.elements)
             body.recovered = recover(root, flat.occurrences, body.elements, removed)
             return body
     else:

@@ -167,11 +167,13 @@ def find_comments(root: HtmlElement) -> CommentLayout:
     entry_set = set(entries)
     numbers: dict[HtmlElement, HtmlComment] = {}
     answers = 0
-    qa_page = any(_is_answer(e) for e in entries)
-    for element in entries:
-        comment = HtmlComment(element, len(layout.comments) + 1, _author(element, entry_set), _date(element, entry_set))
-        comment.kind = _kind(element)
-        comment.permalink = _permalink(element, entry_set)
+    kinds = [_kind(e) for e in entries]
+    qa_page = ANSWER in kinds
+    for element, kind in zip(entries, kinds, strict=True):
+        own = list(own_elements(element, entry_set))  # read once: author, date and permalink look in it
+        comment = HtmlComment(element, len(layout.comments) + 1, _author(own), _date(own))
+        comment.kind = kind
+        comment.permalink = _permalink(element, own)
         outer = next((numbers[a] for a in element.iterancestors() if a in numbers), None)
         comment.parent = outer.number if outer else None
         if comment.kind == ANSWER:
@@ -187,25 +189,26 @@ def find_comments(root: HtmlElement) -> CommentLayout:
 
 
 def _kind(element: HtmlElement) -> str:
-    kinds = _tokens(element) & _SKIP_CLASSES
+    classes = _tokens(element)
+    kinds = classes & _SKIP_CLASSES
     if kinds:
         return PINGBACK if PINGBACK in kinds else TRACKBACK
-    return ANSWER if _is_answer(element) else COMMENT_KIND
+    return ANSWER if _is_answer(element, classes) else COMMENT_KIND
 
 
-def _is_answer(element: HtmlElement) -> bool:
+def _is_answer(element: HtmlElement, classes: set[str]) -> bool:
     return (
-        (element.get("itemtype") or "").rstrip("/").endswith("schema.org/Answer")
-        or element.get("itemprop") in _ANSWER_PROPS
-        or ("answer" in _tokens(element) and bool(_ANSWER_ID.match(element.get("id") or "")))
+        element.get("itemprop") in _ANSWER_PROPS
+        or (element.get("itemtype") or "").rstrip("/").endswith("schema.org/Answer")
+        or ("answer" in classes and bool(_ANSWER_ID.match(element.get("id") or "")))
     )
 
 
-def _permalink(entry: HtmlElement, entries: set[HtmlElement]) -> str | None:
+def _permalink(entry: HtmlElement, own: list[HtmlElement]) -> str | None:
     """The entry's own link (``#comment-N`` or its ``itemprop=url``), else its id as a fragment."""
     own_id = entry.get("id") or ""
     digits = re.search(r"\d+$", own_id)
-    for element in own_elements(entry, entries):
+    for element in own:
         if element.tag != "a":
             continue
         href = (element.get("href") or "").strip()
@@ -246,13 +249,13 @@ def _is_candidate(element: HtmlElement) -> bool:
         return False
     classes = _tokens(element)
     marked = (
-        _is_answer(element)
-        or bool(_ENTRY_ID.match(element.get("id") or ""))
+        bool(_ENTRY_ID.match(element.get("id") or ""))
         or bool(classes & _ENTRY_CLASSES)
         or bool(classes & _SKIP_CLASSES)
         or element.get("itemprop") == "comment"
         or (element.get("itemtype") or "").rstrip("/").endswith("schema.org/Comment")
         or ("post" in classes and _in_disqus_list(element))
+        or _is_answer(element, classes)
     )
     return marked and not any(a.tag in _CODE_TAGS for a in element.iterancestors())
 
@@ -305,8 +308,7 @@ def own_elements(entry: HtmlElement, entries: set[HtmlElement]) -> Iterator[Html
         stack.extend(reversed(node))
 
 
-def _author(entry: HtmlElement, entries: set[HtmlElement]) -> str | None:
-    own = list(own_elements(entry, entries))
+def _author(own: list[HtmlElement]) -> str | None:
     picks: tuple[Callable[[HtmlElement], bool], ...] = (
         lambda e: "fn" in _tokens(e) or e.get("itemprop") in ("author", "creator"),
         lambda e: e.tag == "a" and "url" in _tokens(e),
@@ -361,8 +363,7 @@ def _clean_author(text: str) -> str | None:
     return text if text and len(text) <= 100 else None
 
 
-def _date(entry: HtmlElement, entries: set[HtmlElement]) -> str | None:
-    own = list(own_elements(entry, entries))
+def _date(own: list[HtmlElement]) -> str | None:
     for element in own:
         value = element.get("datetime") if element.tag == "time" else None
         if element.get("itemprop") in ("datePublished", "dateCreated"):

@@ -26,6 +26,7 @@ store's business.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -255,9 +256,14 @@ def _entry_chrome(occurrence: Occurrence, comment: HtmlComment) -> bool:
 
 
 def _permalink(comment: HtmlComment | None, base: str | None) -> str | None:
-    if comment is None or not comment.permalink:
+    if comment is None or not comment.permalink or not base:
         return None
-    return _join(base, comment.permalink) if base else None
+    return _joined(base, comment.permalink)
+
+
+@functools.lru_cache(maxsize=4096)
+def _joined(base: str, href: str) -> str | None:
+    return _join(base, href)
 
 
 def _resolve(raw: str, base: str | None) -> str | None:

@@ -35,21 +35,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from lxml import etree
 from lxml.html import HtmlElement
 
 from .flat import Occurrence
 
-_CONTENT_ROOTS = etree.XPath(
-    "//*[@itemprop='articleBody' or @itemprop='text' or self::article or self::main or @role='main'"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' entry-content ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' post-content ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' post-body ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' story-body ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' article-body ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' article-content ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' entry ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' storycontent ')]"
+_ROOT_CLASSES = frozenset(
+    {"entry-content", "post-content", "post-body", "story-body", "article-body", "article-content", "entry",
+     "storycontent"}
 )
 _PRIORITY = ("articleBody", "entry-content", "post-content", "story-body", "article-body", "article-content",
              "post-body", "storycontent", "entry", "text", "article", "main")  # fmt: skip
@@ -69,6 +61,7 @@ _KEPT_CHROME = re.compile(
     re.I,
 )
 _CHROME_RELS = frozenset({"tag", "author", "category"})
+_SITE_CHROME_TAGS = frozenset({"nav", "aside", "menu", "form"})
 _CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar"})
 _LICENCE = re.compile(r"creativecommons\.org/(?:licenses|publicdomain)|gnu\.org/licenses", re.I)
 _SOURCES_HEADING = re.compile(
@@ -90,28 +83,26 @@ def _names(node: HtmlElement) -> str:
     return f"{node.get('id') or ''} {node.get('class') or ''}".strip()
 
 
-def is_chrome_inside(element: HtmlElement, container: HtmlElement | None) -> bool:
-    """An element between ``element`` and ``container`` (exclusive) is chrome."""
-    node: HtmlElement | None = element
-    while node is not None and node is not container:
-        if node.tag in _CHROME_TAGS or node.get("role") in _CHROME_ROLES:
-            return True
-        names = _names(node)
-        if names and _CHROME_NAMES.search(names):
-            return True
-        node = node.getparent()
-    return False
+def drop_kept_chrome(kept: set[HtmlElement]) -> set[HtmlElement]:
+    """The links the extractor kept, without those in a paywall promo, share bar, tag list or author box."""
+    verdict: dict[HtmlElement, bool] = {}  # ancestors are shared: each is looked at once
 
+    def chrome(node: HtmlElement | None) -> bool:
+        path = []
+        while node is not None and node not in verdict:
+            if node.tag in ("article", "main", "body"):
+                verdict[node] = False
+                break
+            path.append(node)
+            node = node.getparent()
+        found = verdict.get(node, False) if node is not None else False
+        for current in reversed(path):
+            names = _names(current)
+            found = found or bool(names and _KEPT_CHROME.search(names))
+            verdict[current] = found
+        return found
 
-def dropped_as_chrome(element: HtmlElement) -> bool:
-    """A link the extractor kept that sits in a paywall promo, share bar, tag list or author box."""
-    for node in element.iterancestors():
-        names = _names(node)
-        if names and _KEPT_CHROME.search(names):
-            return True
-        if node.tag in ("article", "main", "body"):
-            return False
-    return False
+    return {element for element in kept if not chrome(element.getparent())}
 
 
 def recover(
@@ -124,19 +115,19 @@ def recover(
         return set()
     scope = _scope(container)
     lists = _source_lists(scope)
+    candidates = set(container.iter())  # one pass in C; most of a page's links are elsewhere
+    for source_list in lists:
+        candidates.update(source_list.iter())
+    places = _Places(container, lists, removed)
     found: set[Occurrence] = set()
     for occurrence in occurrences:
         element = occurrence.element
-        if element in kept or _inside(element, removed):
+        if element in kept or element not in candidates:
             continue
-        in_list = _inside(element, lists)
-        in_container = _within(element, container)
-        if not (in_list or in_container):
+        gone, in_list, in_container, chrome, site_chrome = places.of(element)
+        if gone or not (in_list or in_container):
             continue
-        if in_list and not in_container:
-            if _in_site_chrome(element):
-                continue
-        elif is_chrome_inside(element, container):
+        if site_chrome if in_list else chrome:  # a source list is body even in the article's footer
             continue
         if occurrence.is_anchor and _not_a_citation(element):
             continue
@@ -144,25 +135,74 @@ def recover(
     return found
 
 
+class _Places:
+    """Where an element sits, memoized along the tree (each ancestor is looked at once per page):
+    (in a removed comment part, in a source list, in the container, under chrome inside the
+    container, under site chrome)."""
+
+    def __init__(self, container: HtmlElement, lists: set[HtmlElement], removed: set[HtmlElement]) -> None:
+        self.container = container
+        self.lists = lists
+        self.removed = removed
+        self.memo: dict[HtmlElement, tuple[bool, bool, bool, bool, bool]] = {}
+
+    def of(self, element: HtmlElement) -> tuple[bool, bool, bool, bool, bool]:
+        path: list[HtmlElement] = []
+        node: HtmlElement | None = element
+        while node is not None and node not in self.memo:
+            path.append(node)
+            node = node.getparent()
+        above = self.memo[node] if node is not None else (False, False, False, False, False)
+        for current in reversed(path):
+            gone, in_list, in_container, chrome, site = above
+            if current is self.container:
+                above = (gone or current in self.removed, in_list or current in self.lists, True, False, site)
+            else:
+                chrome = chrome or (in_container and _is_chrome_node(current))
+                above = (gone or current in self.removed, in_list or current in self.lists, in_container, chrome,
+                         site or current.tag in _SITE_CHROME_TAGS)  # fmt: skip
+            self.memo[current] = above
+        return above
+
+
+def _is_chrome_node(node: HtmlElement) -> bool:
+    if node.tag in _CHROME_TAGS or node.get("role") in _CHROME_ROLES:
+        return True
+    names = _names(node)
+    return bool(names and _CHROME_NAMES.search(names))
+
+
 def _container(root: HtmlElement, kept: set[HtmlElement]) -> HtmlElement | None:
-    roots = [r for r in _CONTENT_ROOTS(root) if r.tag not in ("html", "body")]
-    if not roots:
-        return None
-    if kept:
-        counts = dict.fromkeys(roots, 0)
+    if kept:  # the container holds kept links: only their ancestors are candidates
+        counts: dict[HtmlElement, int] = {}
+        verdict: dict[HtmlElement, bool] = {}
         for element in kept:
             for ancestor in element.iterancestors():
-                if ancestor in counts:
-                    counts[ancestor] += 1
-        best = max(roots, key=lambda r: (counts[r], sum(1 for _ in r.iterancestors())))
-        if counts[best]:
-            return best
+                if ancestor not in verdict:
+                    verdict[ancestor] = _is_root(ancestor)
+                if verdict[ancestor]:
+                    counts[ancestor] = counts.get(ancestor, 0) + 1
+        if counts:
+            most = max(counts.values())
+            tied = [r for r, n in counts.items() if n == most]
+            return max(tied, key=lambda r: sum(1 for _ in r.iterancestors()))
+    roots = [r for r in root.iter("article", "main", "div", "section", "td", "span") if _is_root(r)]
+    if not roots:
+        return None
     for name in _PRIORITY:
         for candidate in roots:
             names = {candidate.tag, candidate.get("itemprop") or "", *(candidate.get("class") or "").split()}
             if name in names:
                 return candidate
     return roots[0]
+
+
+def _is_root(element: HtmlElement) -> bool:
+    if element.tag in ("article", "main") or element.get("role") == "main":
+        return True
+    if element.get("itemprop") in ("articleBody", "text"):
+        return True
+    return bool(_ROOT_CLASSES & set((element.get("class") or "").split()))
 
 
 def _scope(container: HtmlElement) -> HtmlElement:
@@ -183,10 +223,10 @@ def _source_lists(root: HtmlElement) -> set[HtmlElement]:
         if element.get("role") in _SOURCES_ROLES or _SOURCES_NAMES.search(_names(element) or "-"):
             found.add(element)
     for heading in root.iter(*_HEADINGS, "p", "dt"):
+        if heading.tag in ("p", "dt") and not _is_title_line(heading):
+            continue  # checked first: cheap, and most paragraphs are prose
         text = " ".join(heading.text_content().split())
         if not text or len(text) > 40 or not _SOURCES_HEADING.match(text):
-            continue
-        if heading.tag in ("p", "dt") and not _is_title_line(heading):
             continue
         level = heading.tag if heading.tag in _HEADINGS else "h6"
         for sibling in heading.itersiblings():
@@ -200,12 +240,10 @@ def _source_lists(root: HtmlElement) -> set[HtmlElement]:
 
 def _is_title_line(paragraph: HtmlElement) -> bool:
     """A paragraph that is nothing but a bold line ("<p><strong>Quellen:</strong></p>")."""
-    children = [c for c in paragraph if isinstance(c.tag, str)]
-    return len(children) == 1 and children[0].tag in ("strong", "b") and not (paragraph.text or "").strip()
-
-
-def _in_site_chrome(element: HtmlElement) -> bool:
-    return any(a.tag in ("nav", "aside", "menu", "form") for a in element.iterancestors())
+    if len(paragraph) != 1 or (paragraph.text or "").strip():
+        return False
+    child = paragraph[0]
+    return child.tag in ("strong", "b") and not (child.tail or "").strip()
 
 
 def _not_a_citation(anchor: HtmlElement) -> bool:
@@ -216,23 +254,3 @@ def _not_a_citation(anchor: HtmlElement) -> bool:
     if not anchor.text_content().strip():
         return True  # an image link: a lightbox, a gallery's attachment page, a logo
     return bool(_LICENCE.search(href)) and any(a.tag == "figcaption" for a in anchor.iterancestors())
-
-
-def _within(element: HtmlElement, container: HtmlElement) -> bool:
-    node: HtmlElement | None = element
-    while node is not None:
-        if node is container:
-            return True
-        node = node.getparent()
-    return False
-
-
-def _inside(element: HtmlElement, elements: set[HtmlElement]) -> bool:
-    if not elements:
-        return False
-    node: HtmlElement | None = element
-    while node is not None:
-        if node in elements:
-            return True
-        node = node.getparent()
-    return False
