@@ -185,10 +185,14 @@ def test_cli_export_states_and_errors(world: Config, archive_of_four: dict[str, 
     assert out.exists()
     result = CliRunner().invoke(cli, ["--config", str(config), "export", "--wacz", str(out), "--state", "rotten"])
     assert result.exit_code == 2 and "rotten" in result.output
-    result = CliRunner().invoke(cli, ["--config", str(config), "export", "--wacz", str(tmp_path / "none.wacz"),
+    empty = tmp_path / "none.wacz"
+    result = CliRunner().invoke(cli, ["--config", str(config), "export", "--wacz", str(empty),
                                       "--url", "https://never.example/cited"])
-    assert result.exit_code != 0 and "nothing to export" in result.output
-    assert not (tmp_path / "none.wacz").exists()
+    assert result.exit_code == 0 and "no link matches the selection" in result.output
+    done = subprocess.run([str(BIN / "wacz"), "validate", "-f", str(empty)], capture_output=True, text=True)
+    assert done.returncode == 0 and "is valid" in done.stdout, done.stdout  # empty, but a valid package
+    with zipfile.ZipFile(empty) as zf:
+        assert zf.read("pages/pages.jsonl").decode().count("\n") == 1  # the header line only
 
 
 def test_export_by_source_name_or_url(world: Config, archive_of_four: dict[str, str], tmp_path: Path) -> None:
@@ -202,5 +206,5 @@ def test_export_by_source_name_or_url(world: Config, archive_of_four: dict[str, 
         for wanted in ("the story", "https://news.example/story"):
             summary = export_wacz(store, world.archive.dir / "warcs", tmp_path / "s.wacz", Selection(sources=(wanted,)))
             assert (summary.links, summary.pages) == (1, 1)
-        with pytest.raises(Exception, match="nothing to export"):
-            export_wacz(store, world.archive.dir / "warcs", tmp_path / "n.wacz", Selection(sources=("elsewhere",)))
+        summary = export_wacz(store, world.archive.dir / "warcs", tmp_path / "n.wacz", Selection(sources=("elsewhere",)))
+        assert (summary.links, summary.pages, summary.records) == (0, 0, 1)  # our warcinfo record only

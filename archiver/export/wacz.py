@@ -91,6 +91,8 @@ class ExportSummary:
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
+        if not self.links:
+            return [f"wrote {self.path}: no link matches the selection, the package holds no page"]
         out = [f"wrote {self.path}: {self.pages} page(s) of {self.links} selected link(s), {self.records} WARC "
                f"records, {self.bytes:,} bytes in {self.seconds:.1f}s"]
         if self.without_copy:
@@ -123,9 +125,7 @@ def export_wacz(store: Store, warc_dir: Path, path: Path, selection: Selection =
                 return store.export_links(states=selection.states, since=selection.since,
                                           sources=selection.sources, urls=selection.urls)
 
-            summary.links = sum(1 for _ in selected())
-            if not summary.links:
-                raise ExportError("no link matches the selection: nothing to export")
+            summary.links = sum(1 for _ in selected())  # none: a valid, empty package (a nightly job's)
             if progress:
                 progress("exporting", summary.links)
             rows = selected()
