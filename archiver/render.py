@@ -34,6 +34,7 @@ import ipaddress
 import logging
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ MAX_REQUESTS = 300  # requests one page may make
 BYTES_FACTOR = 4  # a page may load up to fetch.max_body x this many bytes
 SHELL_MAX_BYTES = 512 * 1024  # a captured page bigger than this is not looked at as a shell
 VIEWPORT = {"width": 1280, "height": 900}
+QUIET_SECONDS = 0.3  # a page is rendered once no request has been in flight this long after load
+CONTEXT_USES = 50  # pages rendered in one browser context (cookies cleared between them) before a fresh one
 
 _MOUNT = re.compile(
     r"<(div|main|section|app-root|body)\b[^>]*\bid=[\"']?(root|app|__next|__nuxt|main|application|svelte|q-app"
@@ -131,6 +134,7 @@ class Renderer:
         self._playwright: Any = None
         self._browser: Any = None
         self._slots = asyncio.Semaphore(max(1, self.settings.max_concurrent))
+        self._contexts: list[tuple[Any, int]] = []  # idle browser contexts, at most one per slot
         self.rendered = 0
 
     async def __aenter__(self) -> Renderer:
@@ -160,6 +164,7 @@ class Renderer:
         await self._stop()
 
     async def _stop(self) -> None:
+        self._contexts.clear()  # closed with the browser
         try:
             if self._browser is not None:
                 await self._browser.close()
@@ -186,30 +191,49 @@ class Renderer:
 
     async def _render(self, url: str) -> Rendered:
         budget = _Budget(MAX_REQUESTS, int(self.config.fetch.max_body * BYTES_FACTOR))
-        context = await self._browser.new_context(
-            user_agent=self.config.fetch.user_agent, viewport=VIEWPORT, service_workers="block",
-            accept_downloads=False, java_script_enabled=True)
+        context, uses = await self._context()
+        page = None
         try:
             page = await context.new_page()
             page.set_default_timeout(self.settings.timeout * 1000)
+            quiet = _Quiet()
+            page.on("request", quiet.started)
+            page.on("requestfinished", quiet.ended)
+            page.on("requestfailed", quiet.ended)
             await page.route("**/*", lambda route: self._guard(route, budget))
             await page.route_web_socket(re.compile(".*"), lambda ws: ws.close())
             page.on("response", lambda response: budget.count_response(response))
             await page.goto(url, wait_until="load", timeout=self.settings.timeout * 1000)
-            try:  # the API calls a shell makes after load
-                await page.wait_for_load_state("networkidle", timeout=min(10.0, self.settings.timeout) * 1000)
-            except Exception:  # noqa: BLE001 - a page that never goes quiet is rendered as it is
-                pass
+            await quiet.settle(min(10.0, self.settings.timeout))  # the API calls a shell makes after load
             dom = await page.content()
             shot = await page.screenshot(type="png", timeout=self.settings.timeout * 1000)
             final_url = page.url
         finally:
-            await context.close()
+            if page is not None:
+                await page.close()
+            await self._give_back(context, uses + 1)
         self.rendered += 1
         extracted = extract(dom, final_url)
         digest = "render:sha1:" + hashlib.sha1(dom.encode("utf-8", "replace")).hexdigest()
         text = PageText(extracted.title, extracted.text, extracted.fingerprint, digest, final_url, extracted.heading)
         return Rendered(url, final_url, dom, shot, text)
+
+    async def _context(self) -> tuple[Any, int]:
+        """A browser context for one page: an idle one (cookies cleared) or a new one."""
+        if self._contexts:
+            context, uses = self._contexts.pop()
+            await context.clear_cookies()
+            return context, uses
+        context = await self._browser.new_context(
+            user_agent=self.config.fetch.user_agent, viewport=VIEWPORT, service_workers="block",
+            accept_downloads=False, java_script_enabled=True)
+        return context, 0
+
+    async def _give_back(self, context: Any, uses: int) -> None:
+        if uses >= CONTEXT_USES or self._browser is None:
+            await context.close()
+        else:
+            self._contexts.append((context, uses))
 
     async def _guard(self, route: Any, budget: _Budget) -> None:
         """Every request of the page: allowed scheme, public address, within the budget; else aborted."""
@@ -242,6 +266,30 @@ class Renderer:
             if not is_public_address(address):
                 return f"private-network ({not_public_because(address)})"
         return None
+
+
+class _Quiet:
+    """Requests in flight on a page, to wait until its scripts' API calls are done."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.last = time.monotonic()
+
+    def started(self, _request: Any) -> None:
+        self.in_flight += 1
+        self.last = time.monotonic()
+
+    def ended(self, _request: Any) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+        self.last = time.monotonic()
+
+    async def settle(self, limit: float) -> None:
+        """Until no request has been in flight for ``QUIET_SECONDS``, at most ``limit`` seconds."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.in_flight == 0 and time.monotonic() - self.last >= QUIET_SECONDS:
+                return
+            await asyncio.sleep(0.05)
 
 
 class _Budget:

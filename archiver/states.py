@@ -42,6 +42,12 @@ class Transition:
 
 _SUCCESS = {Verdict.OK: State.OK, Verdict.CHANGED: State.CHANGED, Verdict.MOVED: State.MOVED}
 
+# Reasons of SPEC §5 that a page's content gives, beyond an HTTP status or a fetch error.
+# Failures: each goes through failing before dead, like a 404.
+CONTENT_FAILURE_REASONS = frozenset({"soft-404", "redirect-to-root", "parked", "removed", "hijacked"})
+# Blocked: the site refuses us the cited text (a challenge, a wall, a private post): never evidence of rot.
+WALL_REASONS = frozenset({"challenge", "paywall", "consent", "login", "private"})
+
 
 def transition(*, verdict: Verdict, reason: str | None, failures: int, first_failure_at: datetime | None,
                now: datetime, config: CheckConfig) -> Transition:

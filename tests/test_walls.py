@@ -193,3 +193,27 @@ def test_reject_all_link_and_get_form_are_found() -> None:
     assert walls.reject_all_url(form, "http://news.example/x") == \
         "https://consent.example/save?continue=https%3A%2F%2Fnews.example%2Fx"
     assert walls.reject_all_url('<form method="post"><button>Reject all</button></form>', "http://a.example/") is None
+
+
+def test_wall_reasons_never_count_as_failures_and_removals_confirm_like_a_404() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from archiver.config import CheckConfig
+    from archiver.models import Verdict
+    from archiver.states import CONTENT_FAILURE_REASONS, WALL_REASONS, transition
+
+    config = CheckConfig(confirm_checks=3, confirm_span=0.0)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    for reason in WALL_REASONS:
+        step = transition(verdict=Verdict.BLOCKED, reason=reason, failures=2, first_failure_at=now - timedelta(days=9),
+                          now=now, config=config)
+        assert (step.state.value, step.failures) == ("blocked", 2)
+    assert {"removed", "hijacked"} <= CONTENT_FAILURE_REASONS
+    states = []
+    failures, first = 0, None
+    for _ in range(3):
+        step = transition(verdict=Verdict.FAILED, reason="removed", failures=failures, first_failure_at=first,
+                          now=now, config=config)
+        failures, first = step.failures, step.first_failure_at
+        states.append(step.state.value)
+    assert states == ["failing", "failing", "dead"]
