@@ -21,6 +21,7 @@ Only :mod:`archiver.fetch` uses this module.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import ipaddress
 import select
@@ -63,6 +64,10 @@ class SpecialPurpose:
     name: str
     rfc: str
     globally_reachable: bool | None  # None: "N/A" in the registry (deprecated blocks, tunnel schemes)
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return int(self.network.network_address), int(self.network.broadcast_address)
 
 
 # The registries' entries with their "Globally Reachable" column, as published by IANA:
@@ -139,9 +144,13 @@ SPECIAL_PURPOSE: dict[int, tuple[SpecialPurpose, ...]] = {
 }
 
 
+_BOUNDS = {version: [(*entry.bounds, entry) for entry in entries] for version, entries in SPECIAL_PURPOSE.items()}
+
+
 def special_purpose(address: IPAddress) -> SpecialPurpose | None:
     """The most specific registry entry containing ``address``, if any."""
-    return next((e for e in SPECIAL_PURPOSE[address.version] if address in e.network), None)
+    number = int(address)
+    return next((entry for first, last, entry in _BOUNDS[address.version] if first <= number <= last), None)
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -151,6 +160,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
 
 
+@functools.lru_cache(maxsize=4096)  # one lookup per address, however many connections go to it
 def not_public_because(address: IPAddress) -> str | None:
     """Why ``address`` is not a public address (None: it is).
 
