@@ -18,11 +18,11 @@ the ``alternatives`` table; reports list the mementos found as ``alternatives``.
 Polite and bounded: the requests go through the normal fetcher (the network guard, its per-host
 slot and ``per_host_delay``, so each archive gets one request at a time with that pause between
 requests), with no retries, short timeouts and capped bodies; at most ``MAX_LINKS_PER_RUN`` links
-per run (the rest at their next check). One lookup per link per state change: an answer (found or
-none) is not asked again until the link's state changes. An archive that is down (no connection,
-a timeout, a 5xx) or rate-limits us (429) is not asked again in this run; that is a note in the
-report, never a failed check or sweep, and the link is asked again at its next check. With
-``lookup = false`` or no archives nothing is sent.
+per run and ``TIME_PER_RUN`` seconds per archive (the rest at their next check). One lookup per
+link per state change: an answer (found or none) is not asked again until the link's state
+changes. An archive that is down (no connection, a timeout, a 5xx) or rate-limits us (429) is not
+asked again in this run; that is a note in the report, never a failed check or sweep, and the link
+is asked again at its next check. With ``lookup = false`` or no archives nothing is sent.
 
 The citation date is the earliest of the link's first sighting and the dates of the comments citing it.
 """
@@ -33,6 +33,7 @@ import asyncio
 import email.utils
 import logging
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 LOOKUP_STATES = frozenset({"dead", "changed"})
 MAX_LINKS_PER_RUN = 200  # links looked up per check run; the others at their next check
+TIME_PER_RUN = 600.0  # seconds one archive is asked per check run; the links left wait for their next check
 TIMEMAP_MAX_BODY = 2_000_000  # a large TimeMap is cut here: its first memento is still right
 TIMEGATE_MAX_BODY = 1_000_000  # a 200-style TimeGate sends the memento itself: keep its start
 CONNECT_TIMEOUT = 10.0
@@ -309,7 +311,12 @@ async def look_up_alternatives(archive: Any, outcomes: Iterable[OutcomeLike]) ->
     write_lock = asyncio.Lock()
 
     async def one_archive(fetcher: Fetcher, prefix: str, waiting: list[dict[str, Any]]) -> None:
+        deadline = time.monotonic() + TIME_PER_RUN
         for link in waiting[:MAX_LINKS_PER_RUN]:
+            if time.monotonic() > deadline:
+                log.warning("%s: lookups stopped after %.0f s; the other links are asked at their next check",
+                            archive_label(prefix), TIME_PER_RUN)
+                break
             answer, results = await ask_archive(fetcher, prefix, link["url"], when[link["id"]])
             try:
                 async with write_lock:
