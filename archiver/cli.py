@@ -560,7 +560,7 @@ def diff(ctx: click.Context, url: str, against: str) -> None:
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="md", show_default=True)
-@click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
+@click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout (- is stdout).")
 @click.option("--since", metavar="WHEN",
               help="Only links whose state changed or that were checked since WHEN: a date/time (2026-11-01, "
                    "2026-11-01T03:00Z) or a duration ago (7d, 24h).")
@@ -581,6 +581,8 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
 
     config = get_config(ctx)
     db_path = config.archive.dir / DB_NAME
+    if output == "-":  # the usual spelling of stdout, not a file named "-"
+        output = None
     if output:
         parent = Path(output).parent
         if not parent.is_dir():

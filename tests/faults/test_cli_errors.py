@@ -278,3 +278,13 @@ def test_a_page_citing_a_malformed_punycode_host_costs_one_link_in_a_sweep(tmp_p
     links = run("--config", str(config), "links", "--format", "json")
     states = {row["url"]: row["state"] for row in json.loads(links.stdout)}
     assert states[ok] == "ok" and states["http://xn--zz-/x"] != "pending"
+
+
+def test_report_to_dash_goes_to_stdout_not_a_file_named_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write_config(tmp_path)
+    run("--config", str(config), "snapshot", "http://127.0.0.1:9/")  # creates the archive
+    monkeypatch.chdir(tmp_path)
+    result = run("--config", str(config), "report", "--format", "json", "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["total"] == 1
+    assert not (tmp_path / "-").exists()
