@@ -13,6 +13,8 @@ def _citation(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "source": row["source"], "where": row["place"], "comment": row["comment"],
         "comment_author": row["comment_author"], "comment_date": row["comment_date"],
+        "comment_kind": row.get("comment_kind"), "comment_label": row.get("comment_label"),
+        "comment_parent": row.get("comment_parent"), "comment_permalink": row.get("comment_permalink"),
         "anchor": row["anchor"], "context": row["context"], "url_as_written": row["url_as_written"],
         "first_seen": row["first_seen"], "last_seen": row["last_seen"], "removed": row["removed_at"] is not None,
     }

@@ -902,7 +902,8 @@ class Store:
 
     _REPORT_CITATION = (
         "SELECT l.url AS link_url, c.link_id, c.source, c.place, c.comment, c.comment_author, c.anchor, "
-        "c.context, c.removed_at IS NOT NULL AS removed, s.title AS source_title "
+        "c.context, c.removed_at IS NOT NULL AS removed, s.title AS source_title, "
+        "c.comment_kind, c.comment_label, c.comment_permalink "
         "FROM citations c JOIN links l ON l.id = c.link_id LEFT JOIN sources s ON s.source = c.source"
     )
     _REPORT_CITATION_ORDER = " ORDER BY l.url, c.source, c.place != 'body', c.comment, c.position, c.id"

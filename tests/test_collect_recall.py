@@ -192,3 +192,31 @@ def test_the_context_of_a_link_in_a_bullet_list_is_its_own_bullet() -> None:
         "https://github.com/webrecorder/pywb": "",
         "https://github.com/webrecorder/warcio": "warcio, https://github.com/webrecorder/warcio for reading WARCs",
     }
+
+
+def test_qa_provenance_reaches_the_report_and_the_links_listing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "archives"\n')
+    page = next(p for p in PAGES if p.name == "qa-stackexchange")
+    saved = tmp_path / "question.html"
+    saved.write_bytes(page.path.read_bytes())
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "collect", str(saved)]).exit_code == 0
+    report = runner.invoke(cli, ["--config", str(config), "report", "--format", "json"])
+    assert report.exit_code == 0, report.output
+    links = {link["url"]: link for link in json.loads(report.stdout)["links"]}
+    cited = links["https://github.com/rust-lang/rust/issues/54663"]["citations"][0]
+    assert (cited["where"], cited["comment"], cited["comment_label"]) == ("comment", 4, "comment on answer 1")
+    assert cited["comment_permalink"].endswith("#comment99440123_56431999")
+    listing = runner.invoke(cli, ["--config", str(config), "links", "--format", "json"])
+    rows = {row["url"]: row for row in json.loads(listing.stdout)}
+    answer = rows["https://github.com/rust-lang/polonius"]["citations"][0]
+    assert (answer["comment_kind"], answer["comment_label"], answer["comment_author"]) == ("answer", "answer 1", "Shepmaster")
+    reply = rows["https://github.com/rust-lang/rust/issues/54663"]["citations"][0]
+    assert reply["comment_parent"] == 3

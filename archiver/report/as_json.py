@@ -51,6 +51,9 @@ def _citation(citation: CitationRef) -> dict[str, Any]:
                            "anchor": citation.anchor, "context": citation.context}
     if citation.comment_author:
         out["comment_author"] = citation.comment_author
+    for key in ("comment_kind", "comment_label", "comment_permalink"):
+        if getattr(citation, key):
+            out[key] = getattr(citation, key)
     if citation.removed:
         out["removed"] = True
     return out

@@ -96,7 +96,8 @@ def _citation(row: dict[str, Any]) -> CitationRef:
     return CitationRef(
         source=_share(row["source"]), source_title=_share(row["source_title"]), where=_share(row["place"]),
         comment=row["comment"], comment_author=_share(row["comment_author"]), anchor=row["anchor"],
-        context=row["context"], removed=bool(row["removed"]),
+        context=row["context"], removed=bool(row["removed"]), comment_kind=_share(row.get("comment_kind")),
+        comment_label=_share(row.get("comment_label")), comment_permalink=row.get("comment_permalink"),
     )
 
 

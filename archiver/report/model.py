@@ -111,11 +111,18 @@ class CitationRef:
     anchor: str | None
     context: str | None
     removed: bool  # no longer present in the source
+    comment_kind: str | None = None  # comment, pingback, trackback, answer
+    comment_label: str | None = None  # "answer 2", "comment on answer 2" (Q&A pages)
+    comment_permalink: str | None = None
 
     @property
     def label(self) -> str:
-        """``body``, ``comment 3 by Alice``, with a note when the citation was removed."""
+        """``body``, ``comment 3 by Alice``, ``comment 5 (answer 2) by Bob``, ``comment 7 (pingback)``,
+        with a note when the citation was removed."""
         label = "body" if self.where == "body" else (f"comment {self.comment}" if self.comment else "a comment")
+        kind = self.comment_label or (self.comment_kind if self.comment_kind not in (None, "comment") else None)
+        if self.where != "body" and kind:
+            label += f" ({kind})"
         if self.comment_author:
             label += f" by {self.comment_author}"
         return label + (" (no longer in the article)" if self.removed else "")
