@@ -36,7 +36,7 @@ WARC_MAX_SIZE = "16KB"  # a few captures per WARC file: rotation inside nearly e
 
 
 def crash_runs(tmp_path: Path, make_server: Callable[[], TestServer], runs: int, *, seed: int,
-               kills: int = 1, per_host: int = URLS_PER_HOST) -> Tally:
+               kills: int = 1, per_host: int = URLS_PER_HOST, max_delay: float = 1.2) -> Tally:
     servers = [make_server() for _ in range(3)]
     urls = serve_pages(servers, per_host, PAGE_SIZE, f"crash{seed}")
     rng = random.Random(seed)
@@ -45,19 +45,19 @@ def crash_runs(tmp_path: Path, make_server: Callable[[], TestServer], runs: int,
         workdir = tmp_path / f"run{run}"
         workdir.mkdir()
         config = write_sweep_config(workdir, urls, warc_max_size=WARC_MAX_SIZE)
-        kill_and_recover(workdir, config, urls, rng, tally, max_delay=1.2, kills=kills)
+        kill_and_recover(workdir, config, urls, rng, tally, max_delay=max_delay, kills=kills)
         assert_archive_consistent(workdir / "archives", captures_per_link=1)
     return tally
 
 
 def test_kill_9_during_sweeps_loses_and_duplicates_nothing(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
-    tally = crash_runs(tmp_path, make_server, 3, seed=1)
+    tally = crash_runs(tmp_path, make_server, 2, seed=1)
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
 
 
 @pytest.mark.slow
 def test_kill_9_many_times(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
-    tally = crash_runs(tmp_path, make_server, 25, seed=2)
+    tally = crash_runs(tmp_path, make_server, 12, seed=2)
     print(f"kill -9 x {tally.runs} sweeps ({tally.kills_before_end} mid-capture): "
           f"{tally.lost} lost, {tally.duplicated} duplicated")
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
@@ -67,7 +67,7 @@ def test_kill_9_many_times(tmp_path: Path, make_server: Callable[[], TestServer]
 @pytest.mark.slow
 def test_kill_9_many_times_while_capturing_in_process(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
     """Under 100 new links a sweep fetches on its own event loop and saves capture by capture."""
-    tally = crash_runs(tmp_path, make_server, 15, seed=4, per_host=25)
+    tally = crash_runs(tmp_path, make_server, 10, seed=4, per_host=25, max_delay=0.3)
     print(f"kill -9 x {tally.runs} sweeps of 75 URLs ({tally.kills_before_end} mid-capture): "
           f"{tally.lost} lost, {tally.duplicated} duplicated")
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
@@ -75,7 +75,7 @@ def test_kill_9_many_times_while_capturing_in_process(tmp_path: Path, make_serve
 
 @pytest.mark.slow
 def test_kill_9_twice_before_a_clean_run(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
-    tally = crash_runs(tmp_path, make_server, 8, seed=3, kills=2)
+    tally = crash_runs(tmp_path, make_server, 4, seed=3, kills=2)
     print(f"kill -9 twice x {tally.runs}: {tally.lost} lost, {tally.duplicated} duplicated")
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
 

@@ -65,8 +65,10 @@ def states(disk: Path) -> dict[str, tuple[str, int]]:
 
 @pytest.mark.parametrize(("small_pages", "big_body", "when"), [
     (8, page("big-fetched", 3_000_000), "fetched"),  # does not fit even as the body being fetched
-    (8, os.urandom(1_300_000), "written"),  # fits as the fetched body, not again in the WARC
-    (110, page("big-workers", 3_000_000), "fetched by a worker process"),  # a sweep's batch path
+    pytest.param(8, os.urandom(1_300_000), "written",  # fits as the fetched body, not again in the WARC
+                 marks=pytest.mark.slow),
+    pytest.param(110, page("big-workers", 3_000_000), "fetched by a worker process",  # a sweep's batch path
+                 marks=pytest.mark.slow),
 ])
 def test_a_body_too_big_for_the_disk_fails_that_url_only(
         small_disk: Path, tmp_path: Path, make_server: Callable[[], TestServer],
