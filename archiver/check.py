@@ -162,6 +162,8 @@ async def _page_gone(result: FetchResult, live: PageText | None, cited: PageText
     if judge.looks_like_challenge(final.status, final.response_headers, html):
         return Judgement(Verdict.BLOCKED, "challenge")
     walled = _wall_or_notice(result, html, live, cited)
+    if walled is not None and walled.reason == "consent" and probes is not None:
+        walled = await _behind_consent(result, html, cited, probes) or walled
     if walled is not None:
         return walled
     if judge.looks_parked(html, title, result.final_url):
@@ -187,6 +189,24 @@ def _wall_or_notice(result: FetchResult, html: str, live: PageText | None, cited
     if walls.removal_notice(live.title if live else None, text, live.heading if live else None, cited_text):
         return Judgement(Verdict.FAILED, "removed", detail="the page now reads as a removal notice")
     return None
+
+
+async def _behind_consent(result: FetchResult, html: str, cited: PageText | None, probes: _Probes) -> Judgement | None:
+    """A consent wall with a plain "reject all" link or GET form, passed as a browser user would:
+    ok when the page behind it still carries the cited text (archiver.walls.reject_all_url)."""
+    url = walls.reject_all_url(html, result.final_url)
+    if url is None or cited is None or not cited.text:
+        return None
+    behind = await probes.fetcher.fetch(url, retries=0)
+    try:
+        page = await probes.extractor.of_result(behind) if behind.ok and behind.status == 200 else None
+    finally:
+        behind.cleanup()
+    score = similarity(cited.text, page.text) if page is not None and page.text else 0.0
+    if score < walls.PASSED_MATCH:
+        return None
+    return Judgement(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score,
+                     detail=f"read behind the consent wall through its reject-all choice {url}")
 
 
 # Statuses a bot challenge or WAF page comes with (403 is blocked anyway).

@@ -140,6 +140,10 @@ _INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"([a-zA-Z_:-]+)\s*=\s*[\"']([^\"']*)[\"']")
 
 
+# The page behind a passed consent wall is the cited page when its text matches this well.
+PASSED_MATCH = 0.8
+
+
 def reject_all_url(html: str, base_url: str) -> str | None:
     """The URL behind a consent wall's "reject all" link or GET form, if it has one.
 

@@ -217,3 +217,29 @@ def test_wall_reasons_never_count_as_failures_and_removals_confirm_like_a_404() 
         failures, first = step.failures, step.first_failure_at
         states.append(step.state.value)
     assert states == ["failing", "failing", "dead"]
+
+
+def test_consent_wall_with_a_reject_all_link_is_passed_like_a_browser_user_would(world: Config, make_server) -> None:
+    from .server import Route, respond
+
+    site = make_server()
+    url = site.url("/world/story-9.html")
+    site.routes["/world/story-9.html"] = html_route(ARTICLE)
+    snap(world, url)
+    wall = CONSENT_PAGE.replace('<a href="/privacy">Manage options</a>',
+                                '<a href="/consent/reject?return=/world/story-9.html">Reject all</a>')
+
+    def article_behind_wall(req) -> None:  # noqa: ANN001
+        passed = "consent=rejected" in (req.headers.get("Cookie") or "")
+        respond(req, 200, (ARTICLE if passed else wall).encode(), content_type="text/html; charset=utf-8")
+
+    def reject(req) -> None:  # noqa: ANN001
+        respond(req, 302, b"", headers={"Set-Cookie": "consent=rejected; Path=/", "Location": "/world/story-9.html"})
+
+    site.routes["/world/story-9.html"] = Route(handler=article_behind_wall)
+    site.routes["/consent/reject"] = Route(handler=reject)
+    result = check(world, url)
+    assert (result["verdict"], result["reason"], result["state"]) == ("ok", "unchanged", "ok")
+    # a wall whose reject-all choice leads nowhere useful stays a consent wall
+    site.routes["/consent/reject"] = html_route("<p>Your choices were saved.</p>")
+    assert check(world, url)["reason"] == "consent"
