@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from archiver.config import ServeConfig
 from archiver.review.security import Guard
 from archiver.review.urls import is_loopback, replay_base, replay_url, workbench_url
@@ -42,3 +44,20 @@ def test_guard_tokens() -> None:
                              "http://127.0.0.1:8080/")
     assert not guard.csrf_ok(cookies, {}, "http://127.0.0.1:8080/")
     assert Guard("tok").csrf_token(cookies) != token  # a secret of this process only
+
+
+def test_workbench_answers_bad_requests_and_unknown_pages_with_their_status(tmp_path: Path) -> None:
+    from archiver.config import ArchiveConfig, Config
+    from archiver.review.app import create_app
+    from archiver.store import Store
+
+    Store.open(tmp_path).close()
+    client = create_app(Config(archive=ArchiveConfig(dir=tmp_path)), Guard(""), "http://127.0.0.1:8081/").test_client()
+    local = {"Host": "127.0.0.1:8080"}
+    assert client.get("/links?offset=x", headers=local).status_code == 400
+    assert client.get("/?offset=x", headers=local).status_code == 400
+    assert client.get("/link/5", headers=local).status_code == 404
+    missing = client.get("/api/links/5", headers=local)
+    assert missing.status_code == 404 and missing.json == {"error": "no such page"}
+    assert "Content-Security-Policy" in missing.headers
+    assert client.get("/", headers={"Host": "attacker.example"}).status_code == 403

@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, g, redirect, request
+from flask import Flask, Response, abort, redirect, request
+from werkzeug.exceptions import HTTPException
 
 from ..config import Config
 from ..errors import ArchiveBusy, ArchiverError
@@ -127,6 +128,8 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):  # abort(400) and the like: not a bug
+            return _error(exc.code or 500, exc.description or exc.name)
         app.logger.exception("unexpected error")
         return _error(500, f"unexpected error: {type(exc).__name__}")
 
