@@ -321,6 +321,9 @@ def _print_robust_links(store: Any, config: Config, url: str | None, state: str 
 
 def _citation_line(c: Any) -> str:
     where = f"comment {c.comment}" if c.place == "comment" else "body"
+    kind = c.comment_label or (c.comment_kind if c.comment_kind not in (None, "comment") else None)
+    if c.place == "comment" and kind:
+        where += f", {kind}"
     if c.place == "comment" and c.comment_author:
         where += f" ({c.comment_author})"
     context = (c.context or "").replace("\n", " ")
@@ -387,6 +390,8 @@ def _citation_json(c: Any, state: str | None) -> dict[str, Any]:
         "url": c.url, "url_as_written": c.url_as_written, "source": c.source, "where": c.place,
         "comment": c.comment, "comment_author": c.comment_author, "comment_date": c.comment_date,
         "anchor": c.anchor, "context": c.context, "position": c.position, "state": state,
+        "comment_kind": c.comment_kind, "comment_label": c.comment_label, "comment_parent": c.comment_parent,
+        "comment_permalink": c.comment_permalink,
     }
 
 
