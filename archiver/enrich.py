@@ -16,11 +16,14 @@ endpoint and starts no browser.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from .archive import Archive
 from .platforms import endpoint_for, load_providers
+
+log = logging.getLogger(__name__)
 
 
 def after_capture(archive: Archive, link_ids: Iterable[int]) -> None:
@@ -36,8 +39,15 @@ def after_capture(archive: Archive, link_ids: Iterable[int]) -> None:
 
     others = [r for r in rows if r not in posts]  # a post's endpoint decides: its page is not rendered
     shells = render.shell_links(archive, others) if config.render.mode != "never" else []
-    if posts or shells:
+    if not (posts or shells):
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
         asyncio.run(_enrich(archive, posts, shells))
+    else:  # called from inside an event loop (a library user's): leave it to the first check
+        log.warning("platform answers and renderings of %d link(s) are left to their first check",
+                    len(posts) + len(shells))
 
 
 async def _enrich(archive: Archive, posts: list[dict[str, Any]], shells: list[dict[str, Any]]) -> None:

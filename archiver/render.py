@@ -364,12 +364,12 @@ def store_rendered(archive: Any, capture_id: int, rendered: Rendered) -> None:
     capture = archive.store.capture(capture_id)
     if capture is None:
         return
-    archive.writer.write_derived(
-        "conversion", rendered.url, rendered.dom.encode("utf-8"), "text/html; charset=utf-8",
-        refers_to=capture["record_id"], refers_to_uri=capture["final_url"] or capture["url"])
-    archive.writer.write_derived(
-        "resource", f"urn:screenshot:{rendered.url}", rendered.screenshot, "image/png",
-        refers_to=capture["record_id"], refers_to_uri=capture["final_url"] or capture["url"])
+    target = capture["final_url"] or capture["url"]
+    dom = archive.writer.write_derived("conversion", rendered.url, rendered.dom.encode("utf-8"),
+                                       "text/html; charset=utf-8", refers_to=capture["record_id"], refers_to_uri=target)
+    shot = archive.writer.write_derived("resource", f"urn:screenshot:{rendered.url}", rendered.screenshot, "image/png",
+                                        refers_to=capture["record_id"], refers_to_uri=target)
+    archive.store.add_records(capture_id, [dom, shot])  # the database knows every record it points near
     page = rendered.page
     archive.store.save_text(rendered_key(capture_id), page.title, page.text, page.fingerprint)
 

@@ -618,6 +618,17 @@ class Store:
     def records(self, capture_id: int) -> list[dict[str, Any]]:
         return list(self._rows("SELECT * FROM records WHERE capture_id = ? ORDER BY id", [capture_id]))
 
+    def add_records(self, capture_id: int, locations: Iterable[RecordLocation]) -> None:
+        """Records derived from a capture's response after it was stored (a rendered DOM as a
+        ``conversion``, a screenshot as a ``resource``: SPEC §6), whose bytes are on disk."""
+        with self.atomic():
+            for loc in locations:
+                self._insert("records", {
+                    "capture_id": capture_id, "hop": loc.hop, "record_type": loc.record_type, "url": loc.url,
+                    "warc": loc.warc, "offset": loc.offset, "length": loc.length, "record_id": loc.record_id,
+                    "date": loc.date, "status": None,
+                })
+
     def recorded_end(self, warc: str) -> int:
         """Where the last record the database knows in ``warc`` ends (0: none)."""
         row = self._one(

@@ -101,6 +101,8 @@ def test_script_rendered_article_is_judged_on_its_rendered_text(world: Config, m
         assert link is not None and link["state"] == "ok"
         cited = archive.store.text_for(rendered_key(link["cited_capture_id"]))
         capture = archive.store.capture(link["cited_capture_id"])
+        recorded = [r["record_type"] for r in archive.store.records(link["cited_capture_id"])]
+    assert recorded[-2:] == ["conversion", "resource"]  # the database knows where they are
     assert cited is not None and "tram line to the northern districts" in cited["text"]
     records = warc_records(world)
     conversions = [r for r in records if r[0] == "conversion"]
