@@ -31,7 +31,7 @@ from .archive import Archive
 from .diff import similarity, titles_match
 from .fetch import Fetcher
 from .models import FetchResult, Verdict
-from .pages import HTML_TYPES, DamagedCopy, PageText, TextExtractor, read_html, text_limit
+from .pages import HTML_TYPES, DamagedCopy, PageText, TextExtractor, check_stored, read_html, text_limit
 from .platforms import Platforms
 from .states import fetch_verdict, transition
 from .store import iso, parse_iso, utcnow
@@ -55,6 +55,7 @@ class CheckOutcome:
     previous_state: str
     result_status: int | None
     final_url: str
+    damaged: str | None = None  # the cited copy could not be read back: why (archiver.pages.DamagedCopy)
 
 
 @dataclass
@@ -255,6 +256,9 @@ class Checker:
         final = result.final
         if capture is not None and final is not None and not final.truncated and not capture["damaged"] \
                 and final.payload_digest == capture["payload_digest"]:
+            # no text needed; but the cited copy must still be whole, or this check's revisit would point
+            # at damaged bytes: then it is re-captured like any other damaged copy
+            check_stored(self.archive.store, self.archive.warc_dir, capture)
             return PageText(None, "", None, capture["payload_digest"], capture["final_url"])
         return await self.cited_text(link)
 
@@ -287,6 +291,8 @@ class Checker:
             if damage is not None:
                 judgement = _after_damage(judgement, damage)
             outcome = self._record(link, result, judgement, None if view else live)
+            if damage is not None:
+                outcome = replace(outcome, damaged=str(damage))
             if view is not None and self.rendering is not None:
                 self.rendering.store(link, view)
             return outcome

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -159,6 +160,47 @@ class TextExtractor:
         if digest:
             store.save_text(digest, page.title, page.text, page.fingerprint)
         return page
+
+
+def check_stored(store: Store, warc_dir: Path, capture: dict[str, Any]) -> None:
+    """Raise :class:`DamagedCopy` unless the record holding ``capture``'s payload is whole: in its
+    file, and its gzip member inflates to the end with a good CRC. Streams: ~0.3 ms for a 100 KB page,
+    no more memory than a chunk, and no text extraction."""
+    if capture["kind"] == "revisit" and capture["refers_to"]:
+        original = store.capture(capture["refers_to"])
+        if original is not None:
+            capture = original
+    if not capture["warc"] or not capture["length"]:
+        return
+    if capture.get("damaged"):
+        raise DamagedCopy(capture, capture["damaged"])
+    end, size = capture["offset"] + capture["length"], _file_size(warc_dir, capture["warc"])
+    if size is None:
+        raise DamagedCopy(capture, "the WARC file is missing")
+    if size < end:
+        raise DamagedCopy(capture, f"the file ends {end - size} bytes before the record does (truncated file)")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        with open(_existing(warc_dir, capture["warc"]), "rb") as handle:
+            handle.seek(capture["offset"])
+            left = capture["length"]
+            while left > 0 and not inflater.eof:
+                chunk = handle.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                inflater.decompress(chunk, 1 << 16)
+                while inflater.unconsumed_tail and not inflater.eof:
+                    inflater.decompress(inflater.unconsumed_tail, 1 << 16)
+    except (OSError, zlib.error) as exc:
+        raise DamagedCopy(capture, f"corrupted gzip data ({exc})") from None
+    if not inflater.eof or left or inflater.unused_data:
+        raise DamagedCopy(capture, "the record's gzip member does not end where the database says it does")
+
+
+def _existing(warc_dir: Path, name: str) -> Path:
+    closed = warc_dir / name.removesuffix(warc.OPEN_SUFFIX)
+    return closed if closed.exists() else closed.with_name(closed.name + warc.OPEN_SUFFIX)
 
 
 def _file_size(warc_dir: Path, name: str) -> int | None:

@@ -145,6 +145,8 @@ def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | Non
 
     def checked(outcome: CheckOutcome) -> None:
         summary.checked[outcome.state] += 1
+        if outcome.damaged:  # the link was judged without its cited copy, and re-captured
+            summary.problems.append(f"{outcome.url}: {outcome.damaged} ({outcome.judgement.reason})")
         _count_reach(summary, outcome.result_status is not None, outcome.judgement.reason)
         if progress:
             progress("", 1)

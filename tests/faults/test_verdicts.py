@@ -21,6 +21,7 @@ from archiver.cli import cli
 from archiver.collect.normalize import normalize_url
 from archiver.config import CheckConfig, Config
 from archiver.snapshot import snapshot
+from archiver.store import Store
 
 from ..server import Route, TestServer
 from .invariants import assert_archive_consistent
@@ -244,3 +245,34 @@ def test_damaged_cited_copies_are_reported_and_recaptured_while_the_run_goes_on(
         assert (again["verdict"], again["reason"], again["state"]) == ("ok", "minor-edit", "ok"), again
     diff = runner.invoke(cli, ["--config", config_path, "diff", corrupt])
     assert diff.exit_code == 0, diff.output
+
+
+def test_a_sweep_with_a_damaged_cited_copy_reports_it_and_checks_every_link(server: TestServer,
+                                                                            tmp_path: Path) -> None:
+    damaged = server.route("/verdicts/sweep-damaged/a", ARTICLE)
+    fine = server.route("/verdicts/sweep-damaged/b", ARTICLE.replace("</body>", "<!-- b --></body>"))
+    article = tmp_path / "article.txt"
+    article.write_text(f"A story.\n\nIt cites {damaged} and also {fine} for the figures.\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[archive]\ndir = "{tmp_path / "archives"}"\n[[sources]]\npath = "{article}"\n'
+        '[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\nretries = 0\n'
+        '[check]\nrecheck_after = "0s"\n' + NO_PUBLIC_ARCHIVES
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "sweep", "--no-report"]).exit_code == 0
+    with Store.open(tmp_path / "archives") as store:
+        link = store.link(normalize_url(damaged))
+        assert link is not None
+        capture = store.capture(link["cited_capture_id"])
+        assert capture is not None
+    flip_bytes(tmp_path / "archives" / "warcs" / capture["warc"], capture["offset"] + capture["length"] // 2)
+    swept = runner.invoke(cli, ["--config", str(config), "sweep", "--no-report"])
+    assert swept.exit_code == 0, swept.output
+    assert "checked: 2 due link(s) (ok 2)" in swept.output, swept.output
+    problems = [line for line in swept.output.splitlines() if line.strip().startswith("problem:")]
+    assert len(problems) == 1 and damaged in problems[0] and "damaged" in problems[0], swept.output
+    with Store.open(tmp_path / "archives") as store:
+        row = store.link(normalize_url(damaged))
+        assert row is not None and (row["state"], row["reason"]) == ("ok", "recaptured")
+        assert row["cited_capture_id"] != capture["id"]
