@@ -129,9 +129,10 @@ def test_token_login_csrf_and_host_refusals(tmp_path: Path, server: TestServer) 
                             headers={"Authorization": "Bearer s3cret-token-for-tests"}, timeout=10)
         assert bearer.status_code == 200 and bearer.json()["undone_at"]
     open_config = write_config(tmp_path)  # no token: loopback only, and only this machine's Host names
-    with serving(open_config) as (workbench, _), httpx.Client(timeout=10) as client:
+    with serving(open_config) as (workbench, replay), httpx.Client(timeout=10) as client:
         assert client.get(workbench).status_code == 200
         assert client.get(workbench, headers={"Host": "rebound.example:80"}).status_code == 403
+        assert client.get(replay + "archive/", headers={"Host": "rebound.example:80"}).status_code == 403
 
 
 # RFC 7089 §2.2.1 (Link header, RFC 8288 link-value) and the Memento-Datetime format (RFC 1123 in GMT).

@@ -60,14 +60,18 @@ def create_replay(warc_dir: Path, config_dir: Path, guard: Guard, login_url: str
         (warc_dir / INDEX_NAME).touch()
     pywb = FrontEndApp(config_file=str(pywb_config(warc_dir, config_dir)))
 
+    def refuse(status: str, text: str, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = text.encode()
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body]
+
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not guard.host_ok(environ.get("HTTP_HOST", "")):  # no DNS rebinding onto the archive either
+            return refuse("403 Forbidden", "unknown Host name\n", start_response)
         if guard.required:
             request = Request(environ)
             if not guard.authenticated(request.cookies, request.headers):
-                body = f"Log in to the workbench first: {login_url}\n".encode()
-                start_response("401 Unauthorized", [("Content-Type", "text/plain; charset=utf-8"),
-                                                    ("Content-Length", str(len(body)))])
-                return [body]
+                return refuse("401 Unauthorized", f"Log in to the workbench first: {login_url}\n", start_response)
         return pywb(environ, start_response)  # type: ignore[no-any-return]
 
     return app
