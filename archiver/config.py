@@ -158,6 +158,9 @@ class RenderConfig:
     timeout: float = parse_duration("30s")
 
 
+PROVIDER_KINDS = ("oembed", "reddit", "mastodon", "bluesky")  # how archiver.platforms reads an endpoint's answer
+
+
 @dataclass(frozen=True)
 class PlatformsConfig:
     """Existence checks through platforms' public endpoints (SPEC §5)."""
@@ -365,6 +368,15 @@ def _convert(kind: str, value: Any, where: str, base: Path) -> Any:
             for v in value
         ):
             raise fail("a list of {name, url_patterns, endpoint} tables")
+        for v in value:  # what archiver.platforms reads: a kind it knows, patterns that compile
+            if v.get("kind", "oembed") not in PROVIDER_KINDS:
+                raise ConfigError(f"{where}: provider {v['name']!r}: kind must be one of "
+                                  f"{', '.join(PROVIDER_KINDS)}, got {v.get('kind')!r}")
+            for pattern in v["url_patterns"]:
+                try:
+                    re.compile(pattern[3:]) if pattern.startswith("re:") else None
+                except re.error as exc:
+                    raise ConfigError(f"{where}: provider {v['name']!r}: bad pattern {pattern!r}: {exc}") from None
         return tuple(dict(v) for v in value)
     if kind == "cron":
         if not isinstance(value, str):

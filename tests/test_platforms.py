@@ -290,3 +290,19 @@ def test_endpoint_checks_go_through_the_network_guard(world: Config, make_server
 
         assert asyncio.run(ask()) is None  # the loopback endpoint is refused: no verdict from it
     assert len(endpoint.requests) == 1  # only the capture's request reached it
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('{ name = "Odd", kind = "graphql", url_patterns = ["https://odd.example/*"], endpoint = "https://odd.example/q" }',
+     "provider 'Odd': kind must be one of oembed, reddit, mastodon, bluesky"),
+    ('{ name = "Bad", url_patterns = ["re:https://bad.example/(unclosed"], endpoint = "https://bad.example/o" }',
+     "provider 'Bad': bad pattern"),
+])
+def test_a_provider_the_checker_could_not_use_is_a_config_error(tmp_path: Path, entry: str, message: str) -> None:
+    from archiver.config import load_config
+    from archiver.errors import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text(f"[platforms]\nproviders = [{entry}]\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)
