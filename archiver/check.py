@@ -17,6 +17,7 @@ the link's state through :func:`archiver.states.transition`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import random
@@ -29,10 +30,12 @@ from urllib.parse import urlsplit
 from . import judge, render, walls
 from .archive import Archive
 from .diff import similarity, titles_match
+from .errors import DiskFull
 from .fetch import Fetcher
 from .models import FetchResult, Verdict
 from .pages import HTML_TYPES, DamagedCopy, PageText, TextExtractor, check_stored, read_html, text_limit
 from .platforms import Platforms
+from .snapshot import DISK_FULL
 from .states import fetch_verdict, transition
 from .store import iso, parse_iso, utcnow
 
@@ -271,6 +274,8 @@ class Checker:
     async def check(self, link: dict[str, Any]) -> CheckOutcome:
         result = await self.fetcher.fetch(link["url"])
         try:
+            if result.error == DISK_FULL:  # the body did not fit on the disk: nothing to judge or store
+                return _not_stored(link, result, result.detail)
             damage: DamagedCopy | None = None
             try:
                 cited = await self._cited_for(link, result)
@@ -290,7 +295,10 @@ class Checker:
             judgement = self._reviewed(link, result, judgement, live)
             if damage is not None:
                 judgement = _after_damage(judgement, damage)
-            outcome = self._record(link, result, judgement, None if view else live)
+            try:
+                outcome = self._record(link, result, judgement, None if view else live)
+            except DiskFull as exc:  # this page did not fit on the disk: it costs this check, not the run
+                return _not_stored(link, result, str(exc))
             if damage is not None:
                 outcome = replace(outcome, damaged=str(damage))
             if view is not None and self.rendering is not None:
@@ -345,6 +353,14 @@ class Checker:
                            detail=judgement.detail, link_updates=updates)
         return CheckOutcome(link["url"], link["id"], judgement, step.state.value, link["state"],
                             result.status, result.final_url)
+
+
+def _not_stored(link: dict[str, Any], result: FetchResult, why: str) -> CheckOutcome:
+    """A check the full disk kept out: nothing stored, the link's state unchanged (it stays due)."""
+    logging.getLogger(__name__).warning("%s: not checked: %s", link["url"], why)
+    judgement = Judgement(Verdict.FAILED, DISK_FULL, detail=why)
+    return CheckOutcome(link["url"], link["id"], judgement, link["state"], link["state"], result.status,
+                        result.final_url)
 
 
 # A live page checked when its cited copy could not be read back becomes the new cited copy.

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ..server import TestServer
-from .crashkit import page, serve_pages, sweep
+from .crashkit import ARCHIVER, env, page, serve_pages, sweep
 from .invariants import assert_archive_consistent
 
 DISK = "2m"
@@ -98,3 +98,23 @@ def test_a_body_too_big_for_the_disk_fails_that_url_only(
     assert last.returncode == 0, last.stdout + last.stderr
     assert states(small_disk)[big] == ("ok", 1)
     assert_archive_consistent(small_disk / "archives", captures_per_link=1)
+
+
+def test_a_page_grown_too_big_for_the_disk_costs_its_check_only(
+        small_disk: Path, tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
+    srv = make_server()
+    urls = serve_pages([srv], 4, 900, "full-check")
+    config = config_on(small_disk, tmp_path, urls)
+    assert sweep(config).returncode == 0
+    before = states(small_disk)
+    assert {before[u] for u in urls} == {("ok", 1)}
+    srv.route("/full-check/0/0", body=page("full-check-grown", 3_000_000))  # the page grew past the space left
+
+    done = subprocess.run([*ARCHIVER, "--config", str(config), "check", *urls], capture_output=True, text=True,
+                          env=env(), cwd=tmp_path, timeout=120)
+    assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr, done.stderr
+    assert f"disk full at {small_disk}" in done.stderr + done.stdout, done.stdout + done.stderr
+    after = states(small_disk)
+    assert after[urls[0]] == before[urls[0]], "the link's state and captures must not change"
+    assert all(after[u] == ("ok", 2) for u in urls[1:]), "the other links are checked and their captures stored"
+    assert_archive_consistent(small_disk / "archives")
