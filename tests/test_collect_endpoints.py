@@ -17,9 +17,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from archiver.collect import Collected, collect_html
 from archiver.collect.endpoints import APIs, EndpointComment, thread_links
 from archiver.collect.endpoints.base import thread_order
+from archiver.collect.endpoints.bluesky import BlueskyThread
+from archiver.collect.endpoints.discourse import DiscourseThread
+from archiver.collect.endpoints.disqus import DisqusThread
+from archiver.collect.endpoints.hackernews import HackerNewsThread
+from archiver.collect.endpoints.mastodon import MastodonThread
+from archiver.collect.endpoints.reddit import RedditThread
+from archiver.collect.endpoints.wordpress import WordPressThread
 from archiver.config import Config
 from archiver.fetch import Fetcher
 from archiver.harvest import Harvester
@@ -409,3 +419,52 @@ def test_thread_order_puts_replies_after_their_parent_whatever_the_arrival_order
     assert [(link.comment, link.url) for link in links] == [
         (1, "https://x.example/a"), (2, "https://x.example/c"), (3, "https://x.example/d"),
         (4, "https://x.example/b"), (5, "https://x.example/e")]
+
+
+# --- untrusted answers ------------------------------------------------------------------
+
+_KEYS = st.sampled_from(["id", "parent", "post_stream", "posts", "stream", "post_number", "kind", "data", "children",
+                         "replies", "thread", "post", "record", "facets", "features", "uri", "descendants", "json",
+                         "things", "cursor", "response", "content", "rendered", "cooked", "text", "kids", "name",
+                         "parent_id", "author", "$type", "body_html", "created_utc", "time", "next", "hasNext"])  # fmt: skip
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**12) | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=6),
+    max_leaves=30,
+)
+_THREADS = [
+    WordPressThread("https://wp.example/wp-json/", "1"), DiscourseThread("https://d.example", "", "7", "s"),
+    RedditThread("https://www.reddit.com", "/r/a/comments/x", "x"), HackerNewsThread("https://hn.example/v0/", "1"),
+    MastodonThread("https://m.example", "1"), BlueskyThread("https://b.example/xrpc/", "at://did:plc:a/app.bsky.feed.post/r"),
+    DisqusThread("https://q.example/api/3.0/", "k", "f", None, "https://n.example/a"),
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_JSON, which=st.integers(0, len(_THREADS) - 1), context=st.sampled_from(["", "/context", "/posts.json",
+                                                                                       "/api/morechildren"]))
+def test_endpoint_readers_never_raise_on_strange_json(data: Any, which: int, context: str) -> None:
+    thread = _THREADS[which]
+    step = thread.read(f"https://x.example/a{context}?page=1", data, {"x-wp-totalpages": "nan"})
+    thread_links(step.comments, "https://page.example/")  # and whatever came back can be turned into links
+
+
+
+_MARKUP = st.lists(st.sampled_from([
+    '<link rel="https://api.w.org/" href="', '/wp-json/">', '<link rel="shortlink" href="?p=', '12">',
+    '<meta name="generator" content="Discourse">', '<link rel="canonical" href="/t/x/', '<link rel="alternate" href="at://',
+    'did:plc:x/app.bsky.feed.post/', '<link rel="alternate" type="application/activity+json" href="/users/a/statuses/',
+    '<table class="fatitem"><tr class="athing" id="', '<script>var disqus_shortname = "', '";</script>', '"', "'",
+    "<", ">", "\x00", "9", "\u202e", "javascript:", "http://[::1", "%zz",
+]), max_size=25).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(markup=_MARKUP, url=st.sampled_from(["https://a.example/t/x/9", "http://[bad", "https://www.reddit.com/r/a/comments/b1/",
+                                            "https://news.ycombinator.com/item?id=x", ""]))
+def test_discovery_never_raises_on_strange_pages(markup: str, url: str) -> None:
+    from archiver.collect.endpoints import discover
+
+    thread = discover("<html><head>" + markup + "</head><body>disqus reddit</body></html>", url, APIs(disqus_api_key="k"))
+    if thread is not None:
+        thread.start()

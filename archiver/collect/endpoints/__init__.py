@@ -78,7 +78,10 @@ def discover(html: str, page_url: str, apis: APIs | None = None) -> Thread | Non
         lambda: discover_bluesky(root, page_url, apis.bluesky),
         lambda: discover_wordpress(root, page_url),
     ):
-        thread = find()
+        try:
+            thread = find()
+        except ValueError:  # a URL urllib cannot split (a malformed IPv6 host ...): not this platform
+            continue
         if thread is not None:
             return thread
     return None
