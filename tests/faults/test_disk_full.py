@@ -100,6 +100,7 @@ def test_a_body_too_big_for_the_disk_fails_that_url_only(
     assert_archive_consistent(small_disk / "archives", captures_per_link=1)
 
 
+@pytest.mark.slow
 def test_a_page_grown_too_big_for_the_disk_costs_its_check_only(
         small_disk: Path, tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
     srv = make_server()
