@@ -76,6 +76,7 @@ def _run(config: Config, tmp_path: Path, *args: str) -> Any:
     return CliRunner().invoke(cli, ["--config", str(path), "links", *args])
 
 
+@pytest.mark.slow
 def test_one_snippet_per_citation_parses_and_matches_the_stored_copy(
         cited: tuple[Config, dict[str, str]], tmp_path: Path, pywb: PywbReplay) -> None:
     config, urls = cited
