@@ -57,6 +57,7 @@ SORT_RUN = 20_000  # CDXJ lines sorted in memory at once (~6 MB); longer indexes
 INDEX_BLOCK = 1024  # CDXJ lines per gzip block of indexes/index.cdx.gz (py-wacz's default)
 HEAD_BYTES = 64 * 1024  # a record's start decompressed to index it: WARC and HTTP headers
 COPY_CHUNK = 1024 * 1024
+ZIP64_FROM = 2**31 - 2**24  # entries this big get ZIP64 headers; smaller ones plain ZIP ones
 OPEN_FILES = 16  # source WARC files kept open at once
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 
@@ -399,13 +400,15 @@ def _write_package(package: Path, warc_path: Path, warc_digest: str, index_lines
             info = zipfile.ZipInfo(f"archive/{WARC_NAME}", stamp)
             info.compress_type = zipfile.ZIP_STORED
             info.file_size = warc_path.stat().st_size
-            with open(warc_path, "rb") as source, zf.open(info, "w", force_zip64=info.file_size > 2**31) as target:
+            with open(warc_path, "rb") as source, zf.open(info, "w", force_zip64=info.file_size > ZIP64_FROM) as target:
                 while chunk := source.read(COPY_CHUNK):
                     target.write(chunk)
             resources.append(_resource(info.filename, info.file_size, warc_digest))
-            resources.append(_write_index(zf, index_lines, stamp))
+            # an index past 2 GB would take some 30 million records: ZIP64 only then (plain ZIP reads everywhere)
+            resources.append(_write_index(zf, index_lines, stamp, big=summary.records > 5_000_000))
             with open(pages_path, "rb") as pages:
-                resources.append(_write_entry(zf, "pages/pages.jsonl", pages, stamp, zipfile.ZIP_DEFLATED))
+                resources.append(_write_entry(zf, "pages/pages.jsonl", pages, stamp, zipfile.ZIP_DEFLATED,
+                                              big=pages_path.stat().st_size > ZIP64_FROM))
             datapackage = _datapackage(resources, created, title, selection, summary)
             _write_bytes(zf, "datapackage.json", datapackage, stamp)
             digest = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(datapackage).hexdigest()}
@@ -414,14 +417,14 @@ def _write_package(package: Path, warc_path: Path, warc_digest: str, index_lines
         raise ExportError(f"{package}: cannot write the package: {exc}") from None
 
 
-def _write_index(zf: zipfile.ZipFile, lines: Iterator[str], stamp: _Stamp) -> dict[str, Any]:
+def _write_index(zf: zipfile.ZipFile, lines: Iterator[str], stamp: _Stamp, *, big: bool) -> dict[str, Any]:
     """indexes/index.cdx.gz (gzip blocks of INDEX_BLOCK lines) and indexes/index.idx (a line per block)."""
     from cdxj_indexer.main import CompressedWriter
 
     idx = io.StringIO()
     info = zipfile.ZipInfo("indexes/index.cdx.gz", stamp)
     info.compress_type = zipfile.ZIP_STORED
-    with zf.open(info, "w", force_zip64=True) as raw:
+    with zf.open(info, "w", force_zip64=big) as raw:
         data = _HashingWriter(raw)  # type: ignore[arg-type]
         writer = CompressedWriter(idx, data, num_lines=INDEX_BLOCK, data_out_name="index.cdx.gz",
                                   digest_records=True)
@@ -435,10 +438,10 @@ def _write_index(zf: zipfile.ZipFile, lines: Iterator[str], stamp: _Stamp) -> di
 
 
 def _write_entry(zf: zipfile.ZipFile, name: str, source: IO[bytes], stamp: _Stamp,
-                 compress: int) -> dict[str, Any]:
+                 compress: int, *, big: bool) -> dict[str, Any]:
     info = zipfile.ZipInfo(name, stamp)
     info.compress_type = compress
-    with zf.open(info, "w", force_zip64=True) as raw:
+    with zf.open(info, "w", force_zip64=big) as raw:
         out = _HashingWriter(raw)  # type: ignore[arg-type]
         while chunk := source.read(COPY_CHUNK):
             out.write(chunk)
