@@ -683,12 +683,13 @@ def set_aside_unrecorded(directory: Path, recorded_end: Callable[[str], int]) ->
         name = path.name.removesuffix(OPEN_SUFFIX)
         end = recorded_end(name)
         with open(path, "r+b") as f:
-            ends = _record_ends(f)
+            if end > os.fstat(f.fileno()).st_size:  # the database points past the bytes: leave it to repair
+                continue
+            # the recorded bytes were fsynced before they were recorded: only what follows is read
+            ends = [end, *_record_ends(f, end)] if end else _record_ends(f)
             good = ends[-1] if ends else 0
             first = end if end else (ends[0] if ends else 0)  # a file's warcinfo is not worth keeping alone
             unrecorded = sum(1 for e in ends if e > first)
-            if end > good:  # the database points past the complete records: leave the file to repair
-                continue
             if not unrecorded:
                 if end == 0 and good:  # a lone warcinfo: repair removes the emptied file
                     f.truncate(0)
@@ -712,9 +713,9 @@ def set_aside_unrecorded(directory: Path, recorded_end: Callable[[str], int]) ->
     return kept
 
 
-def _record_ends(f: BinaryIO) -> list[int]:
-    """End offsets of the complete records at the start of ``f``, in order."""
-    ends = [0]
+def _record_ends(f: BinaryIO, start: int = 0) -> list[int]:
+    """End offsets of the complete records of ``f`` from ``start`` on, in order."""
+    ends = [start]
     while (end := _member_end(f, ends[-1])) is not None:
         ends.append(end)
     return ends[1:]

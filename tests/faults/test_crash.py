@@ -11,6 +11,7 @@ the ``slow`` variant many.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import random
 import shutil
@@ -160,7 +161,7 @@ def test_records_after_the_last_commit_are_kept_aside_and_fetched_again(server: 
         left = path.read_bytes()
     closed = path.with_name(path.name.removesuffix(".open"))
     closed.unlink()
-    path.write_bytes(left)
+    path.write_bytes(left + gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n")[:30])  # and a torn record
     _unindex(config.archive.dir, closed.name)
     with sqlite3.connect(config.archive.dir / "archive.db") as conn:  # as if killed before the last commit
         conn.execute("PRAGMA foreign_keys=OFF")
