@@ -13,9 +13,15 @@ Durability (SPEC §8): ``write`` flushes and fsyncs before it returns the
 at bytes that are not on disk. Group commit: ``write(..., sync=False)`` only
 flushes, and one ``sync()`` then fsyncs the whole batch; its locations must not
 be committed anywhere before ``sync()`` returns. A failed ``write`` cuts the
-file back to where it was. After a crash, ``repair`` (called by the next run under the archive
-lock, before any writer is created) cuts each ``.open`` file back to its last
-complete record and closes it.
+file back to where it was, and so does ``discard_last`` when the database commit
+of a write fails. With ``hold_rotated`` (group commit) a file that rotates away
+stays ``.open`` until ``close_retired``, called once the database has recorded
+its records: a closed file never holds a record the database does not know.
+After a crash, the next run (under the archive lock, before any writer is
+created) calls ``set_aside_unrecorded``, which moves the complete records past
+the last one the database knows into ``orphaned/`` (never deleting them), then
+``repair``, which cuts each ``.open`` file back to its last complete record and
+closes it.
 
 Bodies are streamed from ``Hop.body_path``: a small body is read once, a large
 one twice (digests first, since they precede the block, then the bytes).
