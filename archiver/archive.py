@@ -104,7 +104,7 @@ class Archive:
                     writer.abandon()
                     try:
                         self._recover()
-                    except (OSError, ArchiverError) as problem:
+                    except Exception as problem:  # noqa: BLE001 - the run's own error is the one to report
                         log.warning("%s; the next run finishes the WARC files left open", problem)
             self.store.close()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
