@@ -840,10 +840,15 @@ class Store:
     def update_submission(self, submission_id: int, **values: Any) -> None:
         self._update("submissions", submission_id, values)
 
-    def submissions(self, link_id: int | None = None) -> list[dict[str, Any]]:
-        if link_id is None:
-            return list(self._rows("SELECT * FROM submissions ORDER BY id"))
-        return list(self._rows("SELECT * FROM submissions WHERE link_id = ? ORDER BY id", [link_id]))
+    def submissions(self, link_id: int | None = None, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Save Page Now submissions, oldest first: all, one link's, or those with ``status``."""
+        where, params = [], []
+        for column, value in (("link_id", link_id), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT * FROM submissions" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return list(self._rows(sql, params))
 
     def submitted_link_ids(self, link_ids: Iterable[int]) -> set[int]:
         return {int(row["link_id"]) for row in self._rows_in(

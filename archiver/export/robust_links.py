@@ -81,9 +81,8 @@ def public_mementos(store: Store, link_ids: Iterable[int] | None = None) -> dict
         if row["outcome"] == "found" and row["memento_url"] and row["memento_datetime"]:
             found.setdefault(int(row["link_id"]), []).append((row["memento_url"], row["memento_datetime"]))
     wanted = None if link_ids is None else set(link_ids)
-    for row in store.submissions():
-        if row["status"] == "success" and row["memento_url"] and row["memento_datetime"] \
-                and (wanted is None or int(row["link_id"]) in wanted):
+    for row in store.submissions(status="success"):
+        if row["memento_url"] and row["memento_datetime"] and (wanted is None or int(row["link_id"]) in wanted):
             found.setdefault(int(row["link_id"]), []).append((row["memento_url"], row["memento_datetime"]))
     return found
 

@@ -163,8 +163,7 @@ def submit_new_links(archive: Any, link_ids: Iterable[int], *, env: Mapping[str,
 async def _run(archive: Any, link_ids: list[int], headers: Mapping[str, str], poll_every: float,
                poll_for: float) -> list[str]:
     store = archive.store
-    earlier = store.submissions()
-    queued = [(int(row["link_id"]), row["url"], int(row["id"])) for row in earlier if row["status"] == "queued"]
+    queued = [(int(row["link_id"]), row["url"], int(row["id"])) for row in store.submissions(status="queued")]
     done = store.submitted_link_ids(link_ids)
     fresh: list[tuple[int, str, int | None]] = []
     for link_id in link_ids:
@@ -186,7 +185,7 @@ async def _run(archive: Any, link_ids: list[int], headers: Mapping[str, str], po
                 break
         deadline = time.monotonic() + poll_for
         while True:
-            pending = [row for row in store.submissions() if row["status"] == "pending" and row["job_id"]]
+            pending = [row for row in store.submissions(status="pending") if row["job_id"]]
             if not pending:
                 break
             for job in pending:
@@ -194,7 +193,7 @@ async def _run(archive: Any, link_ids: list[int], headers: Mapping[str, str], po
             if time.monotonic() + poll_every > deadline:
                 break
             await asyncio.sleep(poll_every)
-        still = sum(1 for row in store.submissions() if row["status"] == "pending")
+        still = len(store.submissions(status="pending"))
         if still:
             session.notes.append(f"Save Page Now: {still} capture(s) still in progress, asked again after the "
                                  "next sweep")
