@@ -122,6 +122,7 @@ def test_a_dead_link_gets_the_public_memento_closest_to_its_citation(
     assert requests[0][0] == prefix + url
     assert requests[0][1]["Accept-Datetime"] == "Mon, 01 Feb 2021 12:00:00 GMT"
     assert requests[1][0] == f"{prefix}timemap/link/{url}"
+    assert requests[1][1]["Accept"] == "application/link-format"
     assert len(requests) == 2
 
     # still dead at the next check: the archive that answered is not asked again; the one down is

@@ -247,7 +247,7 @@ async def ask_archive(fetcher: Fetcher, prefix: str, url: str, when: datetime) -
         results.append(again)
         answer, timemap = read_timegate(prefix, again)
     if timemap:
-        mapped = await fetcher.fetch(timemap, retries=0)
+        mapped = await fetcher.fetch(timemap, retries=0, headers={"Accept": "application/link-format"})
         results.append(mapped)
         if mapped.ok and mapped.status == 200:
             first, last = timemap_bounds(_body_text(mapped), mapped.final_url)
