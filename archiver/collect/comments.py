@@ -4,6 +4,9 @@ A comment *entry* is an element that is
 
 - ``id="comment-123"`` / ``comment_123`` / ``li-comment-123`` (WordPress and
   most blog engines), or
+- ``id="kommentar-123"`` or of class ``kommentar`` (German news sites),
+- a Blogger classic ``<dt class="comment-author">``, whose ``<dd>`` siblings
+  (text, footer) belong to it,
 - of class ``comment``, ``c-comment``, ``comment-item``, ``single-comment``,
   ``user-comment``, ``reader-comment``,
   ``serendipity_comment``, ``topic-post`` / ``crawler-post`` (Discourse),
@@ -51,7 +54,7 @@ from lxml.html import HtmlElement
 from .dates import find_date
 from .urlscan import collapse_ws
 
-_ENTRY_ID = re.compile(r"^(?:li-)?comment[-_]?\d+$", re.I)
+_ENTRY_ID = re.compile(r"^(?:li-)?(?:comment|kommentar)[-_]?\d+$", re.I)
 _ENTRY_CLASSES = frozenset(
     {
         "comment",
@@ -70,6 +73,8 @@ _ENTRY_CLASSES = frozenset(
         "comment_item",
         "commentitem",
         "comment-single",
+        "kommentar",
+        "leserkommentar",
     }
 )
 _SKIP_CLASSES = frozenset({"pingback", "trackback"})  # kinds of their own, not reader comments
@@ -94,19 +99,21 @@ _SECTION_NAMES = re.compile(
     r"^(?:comments|commentlist|comment-list|comments-list|commentslist|comments-area|comment-area|"
     r"comments-section|comment-section|commentsection|comments-wrapper|comments-container|comments-holder|"
     r"comments-main|comments-template|respond|comment-respond|disqus_thread|post-list|"
-    r"serendipity_comments|serendipity_commentlist|c-comments)$",
+    r"serendipity_comments|serendipity_commentlist|c-comments|kommentare|comments-block)$",
     re.I,
 )
 _CHROME = re.compile(
     r"author|meta|vcard|avatar|reply|respond|footer|header|byline|date|time|permalink|like|vote|rating|"
-    r"actions|toolbar|share|social|edit|flag|report|badge|signature|names|creator|controls|menu|post-info|says|mention",
+    r"actions|toolbar|share|social|edit|flag|report|badge|signature|names|creator|controls|menu|post-info|says|mention|"
+    r"autor|datum|aktion|antwort|melden",
     re.I,
 )
 _CONTENT = re.compile(r"content|text|body|message|cooked|markdown|prose|entry|post$", re.I)
-_AUTHOR_CLASS = re.compile(r"author|username|user-name|comment-user|commenter|poster|creator|byline|names", re.I)
-_DATE_CLASS = re.compile(r"date|time|published|meta", re.I)
+_AUTHOR_CLASS = re.compile(r"author|autor|username|user-name|comment-user|commenter|poster|creator|byline|names", re.I)
+_DATE_CLASS = re.compile(r"date|datum|time|published|meta", re.I)
 _AUTHOR_NOISE = re.compile(
-    r"^(?:comment|kommentar|posted|geschrieben)\s+(?:by|von)\s+|\s+(?:says|said|wrote|sagt|schreibt|schrieb|meint)\s*:?\s*$",
+    r"^(?:comment|kommentar|posted|geschrieben)\s+(?:by|von)\s+|"
+    r"\s+(?:says|said|wrote|sagt|schreibt|schrieb|meint)\s*[:.\u2026]*\s*$",
     re.I,
 )
 
@@ -130,7 +137,7 @@ class CommentLayout:
     """The comment entries of a page and what to cut out to leave the body."""
 
     comments: list[HtmlComment] = field(default_factory=list)
-    skipped: list[HtmlElement] = field(default_factory=list)  # entries whose links are never citations
+    skipped: list[HtmlElement] = field(default_factory=list)  # more to cut from the body: an entry's <dd>s
     sections: list[HtmlElement] = field(default_factory=list)  # containers of the entries
     _by_element: dict[HtmlElement, HtmlComment | None] = field(default_factory=dict)
 
@@ -150,6 +157,11 @@ class CommentLayout:
             self.skipped.append(element)
         else:
             self.comments.append(comment)
+
+    def attach(self, element: HtmlElement, comment: HtmlComment) -> None:
+        """Another element of an entry that is not inside it (the ``<dd>``s after a ``<dt>``)."""
+        self._by_element[element] = comment
+        self.skipped.append(element)  # cut from the body with the entry
 
     def removable(self) -> list[HtmlElement]:
         """Elements to drop from the page so that only the body remains."""
@@ -171,7 +183,11 @@ def find_comments(root: HtmlElement) -> CommentLayout:
     qa_page = ANSWER in kinds
     for element, kind in zip(entries, kinds, strict=True):
         own = list(own_elements(element, entry_set))  # read once: author, date and permalink look in it
-        comment = HtmlComment(element, len(layout.comments) + 1, _author(own), _date(own))
+        parts = _definition_parts(element)
+        for part in parts:
+            own += [part, *own_elements(part, entry_set)]
+        author = _clean_author(_name_text(element)) if parts or element.tag == "dt" else _author(own)
+        comment = HtmlComment(element, len(layout.comments) + 1, author, _date(own))
         comment.kind = kind
         comment.permalink = _permalink(element, own)
         outer = next((numbers[a] for a in element.iterancestors() if a in numbers), None)
@@ -184,8 +200,23 @@ def find_comments(root: HtmlElement) -> CommentLayout:
             comment.label = f"comment on {on}"
         numbers[element] = comment
         layout.add(element, comment)
+        for part in parts:
+            layout.attach(part, comment)
     layout.sections = _sections(entries, root)
     return layout
+
+
+def _definition_parts(entry: HtmlElement) -> list[HtmlElement]:
+    """A ``<dt>`` entry's text and footer: the ``<dd>`` siblings up to the next ``<dt>`` (Blogger classic)."""
+    if entry.tag != "dt":
+        return []
+    parts = []
+    for sibling in entry.itersiblings():
+        if sibling.tag == "dt":
+            break
+        if sibling.tag == "dd":
+            parts.append(sibling)
+    return parts
 
 
 def _kind(element: HtmlElement) -> str:
@@ -216,6 +247,8 @@ def _permalink(entry: HtmlElement, own: list[HtmlElement]) -> str | None:
             return href
         if "#comment" in href and "replytocom" not in href and (not digits or digits.group(0) in href):
             return href
+        if own_id and href.endswith(f"#{own_id}"):
+            return href
     return f"#{own_id}" if own_id else None
 
 
@@ -237,7 +270,7 @@ def is_chrome(element: HtmlElement, entry: HtmlElement) -> bool:
         if any(_CHROME.search(name) for name in names):
             return True
         node = node.getparent()
-    return False
+    return node is entry and entry.tag == "dt"  # a <dt> entry is the author line; its text is in the <dd>s
 
 
 def _tokens(element: HtmlElement) -> set[str]:
@@ -255,6 +288,7 @@ def _is_candidate(element: HtmlElement) -> bool:
         or element.get("itemprop") == "comment"
         or (element.get("itemtype") or "").rstrip("/").endswith("schema.org/Comment")
         or ("post" in classes and _in_disqus_list(element))
+        or (element.tag == "dt" and "comment-author" in classes)  # Blogger classic: dt, then dd siblings
         or _is_answer(element, classes)
     )
     return marked and not any(a.tag in _CODE_TAGS for a in element.iterancestors())

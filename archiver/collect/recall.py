@@ -49,14 +49,14 @@ _CHROME_TAGS = frozenset({"nav", "aside", "form", "header", "footer", "menu", "b
 _CHROME_NAMES = re.compile(
     r"(?:^|[-_ ])(?:nav|navbar|navigation|menu|sidebar|widgets?|footer|header|masthead|breadcrumbs?|share|sharing|"
     r"sharedaddy|social|related|cookie|banner|advert|advertisement|ads?|promo|paywall|subscribe|subscription|"
-    r"newsletter|signup|skip-link|pagination|tags?|taglist|tagcloud|categories|cat-links|author|authors|bio|"
+    r"newsletter|signup|skip-link|pagination|tags?|taglist|tagcloud|categories|cat-links|author|authors|bio|abo|"
     r"byline|meta|signature|votes?|voting|votecell|edit|print|jump|cta|button|buttons|comments?|respond|reply|"
     r"rating|follow|yarpp|teaser|teasers|recommended|recommendations|more-stories|read-more|readmore|wpa|donate|"
     r"donation|sponsor|sponsored|user-info|post-menu|toolbar|actions|labels?|info|navbox|catlinks)(?:$|[-_ ])",
     re.I,
 )
 _KEPT_CHROME = re.compile(
-    r"(?:^|[-_ ])(?:paywall|promo|subscribe|subscription|newsletter|share|sharing|sharedaddy|tags|taglist|tagcloud|"
+    r"(?:^|[-_ ])(?:paywall|promo|subscribe|subscription|abo|newsletter|share|sharing|sharedaddy|tags|taglist|tagcloud|"
     r"author-box|author-bio|author-info|related|yarpp)(?:$|[-_ ])",
     re.I,
 )
