@@ -134,6 +134,8 @@ def test_export_by_state_takes_only_those_links(world: Config, archive_of_four: 
     with Store.open(world.archive.dir) as store:
         summary = export_wacz(store, world.archive.dir / "warcs", out, Selection(states=("dead",)))
     assert summary.links == 1 and summary.pages == 1
+    with zipfile.ZipFile(out) as zf:  # a package of one page opens on it
+        assert json.loads(zf.read("datapackage.json"))["mainPageURL"] == normalize_url(archive_of_four["gone"])
     warc = _unzip(out, tmp_path / "x") / "archive" / "export.warc.gz"
     uris = {headers.get("WARC-Target-URI") for kind, headers, _ in _records(warc) if kind == "response"}
     assert uris == {archive_of_four["gone"]}

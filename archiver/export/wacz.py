@@ -90,6 +90,7 @@ class ExportSummary:
     warc_bytes: int = 0
     bytes: int = 0  # size of the package
     seconds: float = 0.0
+    first_page: tuple[str, str] | None = None  # (url, ts): a package of one page opens on it
 
     def lines(self) -> list[str]:
         if not self.links:
@@ -189,7 +190,10 @@ def _export_batch(store: Store, links: list[dict[str, Any]], copier: _Copier,
         if page_capture["kind"] == "revisit" and int(page_capture["id"]) not in chosen:
             page_capture = captures[chosen[-1]]
         summary.pages += 1
-        yield _page(link, page_capture, records[int(page_capture["id"])])
+        page = _page(link, page_capture, records[int(page_capture["id"])])
+        if summary.pages == 1:
+            summary.first_page = (page["url"], page["ts"])
+        yield page
 
 
 def _page(link: dict[str, Any], capture: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -484,6 +488,8 @@ def _datapackage(resources: list[dict[str, Any]], created: str, title: str | Non
         "wacz_version": WACZ_VERSION,
         "software": f"archiver {__version__}",
     }
+    if summary.pages == 1 and summary.first_page is not None:
+        package["mainPageURL"], package["mainPageDate"] = summary.first_page
     return json.dumps(package, indent=2).encode("utf-8")
 
 
