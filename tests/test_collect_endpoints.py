@@ -101,7 +101,9 @@ def _wordpress(server: TestServer, prefix: str, seen: list[str]) -> tuple[str, s
         <div class="comment-content"><p>See <a href="https://a.example.org/report">the report</a>.</p></div></li>
       <li id="comment-17" class="pingback"><div class="comment-body">Pingback: <a class="url"
         href="https://citing.example.net/2023/weekly/">Weekly links</a></div></li>
-    </ol></body></html>"""
+    </ol>
+    <nav class="comment-navigation"><a href="{server.url(prefix + 'post/comment-page-2/')}#comments">Older comments</a></nav>
+    </body></html>"""
     return page, server.url(prefix + "post/")
 
 
@@ -147,6 +149,19 @@ def test_platform_that_does_not_answer_leaves_the_page_comments(
         (2, "Weekly links", "https://citing.example.net/2023/weekly/"),
     ]
     assert any("WordPress comments" in p.message and "404" in p.message for p in collected.problems)
+
+
+def test_a_page_showing_all_its_comments_is_not_asked_again(server: TestServer, config: Config, tmp_path: Path) -> None:
+    seen: list[str] = []
+    page, url = _wordpress(server, "/wp6/", seen)
+    page = page.replace("comment-page-2", "about")  # no other comment page: the HTML has them all
+    collected = _harvest(config, tmp_path, page, url)
+    assert seen == []
+    assert _comments(collected) == [(1, "Ada", "https://a.example.org/report"),
+                                    (2, "Weekly links", "https://citing.example.net/2023/weekly/")]
+    counted = page.replace('<ol class="comment-list">', '<h2 class="comments-title">6 thoughts on “Post”</h2><ol>')
+    _harvest(config, tmp_path, counted, url)  # the heading counts more than the page shows
+    assert len(seen) == 3
 
 
 def test_endpoint_requests_go_through_the_network_guard(server: TestServer, config: Config, tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ comments, page by page; ``X-WP-TotalPages`` says how many pages there are.
 A comment: ``id``, ``parent`` (0 for top level), ``author_name``, ``date``
 (site time, ``date_gmt`` UTC), ``link`` (its permalink), ``content.rendered``.
 Pingbacks and trackbacks are not listed to anonymous readers; those on the
-page are kept from its HTML. The API must be on the page's own host (``www.``
+page are kept from its HTML. A page whose HTML already shows every comment
+(some shown, no ``comment-page-N`` links, no more counted in the comments'
+heading) is not asked again. The API must be on the page's own host (``www.``
 aside): a page saved from one site and served by another does not send the
 collector to the first.
 """
@@ -29,6 +31,7 @@ PER_PAGE = 100
 MAX_PAGES = 200
 _POST_PATH = re.compile(r"/wp/v2/posts/(\d+)")
 _POSTID_CLASS = re.compile(r"\bpostid-(\d+)\b")
+_COUNT = re.compile(r"\b(\d{1,6})\b")
 
 
 class WordPressThread(Thread):
@@ -88,7 +91,25 @@ def discover_wordpress(root: HtmlElement, page_url: str) -> WordPressThread | No
     api_root = urljoin(page_url, api)
     if post_id is None or not same_site(api_root, page_url):
         return None  # a saved copy of another site's page: its API is not this page's
+    if _page_shows_all(root):
+        return None  # the HTML has every comment already: no request needed
     return WordPressThread(api_root, post_id)
+
+
+def _page_shows_all(root: HtmlElement) -> bool:
+    """True when the page's HTML holds all its comments: some are shown, none on another
+    comment page (``comment-page-N``, ``cpage=``), and no more than the heading counts."""
+    shown = len(root.xpath("//*[starts-with(@id, 'comment-') or starts-with(@id, 'li-comment-')]"
+                           "[contains(concat(' ', @class, ' '), ' comment ') or contains(@class, 'pingback')"
+                           " or contains(@class, 'trackback')]"))  # fmt: skip
+    if not shown:
+        return False
+    if root.xpath("//a[contains(@href, '/comment-page-') or contains(@href, 'cpage=')]"):
+        return False
+    heading = " ".join(" ".join(str(t) for t in h.itertext()) for h in root.xpath(
+        "//*[contains(@class, 'comments-title') or contains(@class, 'comment-title')]"))
+    counts = [int(n) for n in _COUNT.findall(heading)]
+    return not counts or max(counts) <= shown
 
 
 def _post_id(root: HtmlElement) -> str | None:
