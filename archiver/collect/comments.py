@@ -270,7 +270,7 @@ def is_chrome(element: HtmlElement, entry: HtmlElement) -> bool:
         if any(_CHROME.search(name) for name in names):
             return True
         node = node.getparent()
-    return node is entry and entry.tag == "dt"  # a <dt> entry is the author line; its text is in the <dd>s
+    return node is not None and entry.tag == "dt"  # a <dt> entry is the author line; its text is in the <dd>s
 
 
 def _tokens(element: HtmlElement) -> set[str]:
