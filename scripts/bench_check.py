@@ -202,7 +202,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         needed = [(key, web.url(key), vars_of(world.routes[key])) for key in modified]
         needed += [(key, web.url(key), vars_of(originals[key])) for key in modified if web.url(key) not in cached]
     if args.no_baseline:
-        base = {"extractions": len(needed), "cpu_s": 0.0, "import_cpu_s": 0.0, "function": "not measured"}
+        base: dict[str, Any] = {"extractions": len(needed), "cpu_s": 0.0, "import_cpu_s": 0.0, "function": "not measured"}
     else:
         print(f"bench_check: baseline: {len(needed)} extractions ...", file=sys.stderr, flush=True)
         base = baseline(workdir, needed, args.python)
