@@ -200,7 +200,7 @@ def test_discourse_topic_all_posts(server: TestServer, config: Config, tmp_path:
             cooked = "<p>The topic itself, linking <a href=\"https://topic.example.org/\">its subject</a>.</p>"
         return {"id": 1000 + number, "post_number": number, "username": f"user{number}", "name": f"User {number}",
                 "created_at": f"2024-01-{number % 28 + 1:02d}T10:00:00.000Z", "cooked": cooked, "post_type": 1,
-                "reply_to_post_number": 2 if number == 30 else None}  # fmt: skip
+                "reply_to_post_number": {30: 2, 5: 40}.get(number)}  # fmt: skip  (5 answers a post loaded later)
 
     def topic(query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
         return 200, {"id": 77, "slug": "link-rot", "post_stream": {
@@ -221,7 +221,8 @@ def test_discourse_topic_all_posts(server: TestServer, config: Config, tmp_path:
     url = server.url("/forum/t/link-rot/77")
     collected = _harvest(config, tmp_path, page, url)
     comments = [link for link in collected.links if link.where == "comment"]
-    assert [link.url for link in comments] == [f"https://ref.example.org/{n}" for n in [2, 30, *range(3, 30), *range(31, 46)]]
+    order = [2, 30, 3, 4, *range(6, 30), *range(31, 40), 40, 5, *range(41, 46)]
+    assert [link.url for link in comments] == [f"https://ref.example.org/{n}" for n in order]
     nested = next(link for link in comments if link.url.endswith("/30"))
     assert (nested.comment, nested.comment_parent, nested.comment_author) == (2, 1, "User 30")
     assert nested.comment_permalink == server.url("/forum/t/link-rot/77/30")
@@ -483,3 +484,18 @@ def test_discovery_never_raises_on_strange_pages(markup: str, url: str) -> None:
     thread = discover("<html><head>" + markup + "</head><body>disqus reddit</body></html>", url, APIs(disqus_api_key="k"))
     if thread is not None:
         thread.start()
+
+
+def test_wordpress_discovery_without_pretty_permalinks() -> None:
+    from archiver.collect.endpoints import discover
+
+    page = """<html><head><link rel="https://api.w.org/" href="https://blog.example.org/index.php?rest_route=/">
+    <link rel="shortlink" href="https://blog.example.org/?p=77"></head><body><article><p>Post.</p></article>
+    <form id="commentform"><input type="hidden" name="comment_post_ID" value="77"></form></body></html>"""
+    thread = discover(page, "https://blog.example.org/?p=77")
+    assert thread is not None and thread.platform == "WordPress"
+    first = urlsplit(thread.start()[0])
+    query = parse_qs(first.query)
+    assert (first.netloc, first.path, query["rest_route"], query["post"], query["page"]) == (
+        "blog.example.org", "/index.php", ["/wp/v2/comments"], ["77"], ["1"])
+    assert discover(page, "https://mirror.example.net/saved.html") is None  # another host's API is not asked

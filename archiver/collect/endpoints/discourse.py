@@ -33,7 +33,6 @@ class DiscourseThread(Thread):
         self.base = f"{origin}{prefix}"
         self.topic_id = topic_id
         self.slug = slug or "-"
-        self.numbers: dict[int, str] = {}  # post_number -> post id, for reply_to_post_number
 
     def start(self) -> list[str]:
         return [f"{self.base}/t/{self.topic_id}.json"]
@@ -43,10 +42,6 @@ class DiscourseThread(Thread):
         stream = as_dict(as_dict(data).get("post_stream"))
         posts = [as_dict(p) for p in as_list(stream.get("posts"))]
         self.slug = text(as_dict(data).get("slug")) or self.slug
-        for post in posts:
-            number = post.get("post_number")
-            if isinstance(number, int) and text(post.get("id")):
-                self.numbers[number] = str(post["id"])
         for post in posts:
             comment = self._comment(post)
             if comment is not None:
@@ -66,9 +61,9 @@ class DiscourseThread(Thread):
         if number == 1 or post.get("post_type", 1) != 1 or post.get("deleted_at") or post.get("hidden"):
             return None
         reply_to = post.get("reply_to_post_number")
-        parent = self.numbers.get(reply_to) if isinstance(reply_to, int) and reply_to > 1 else None
-        return EndpointComment(
-            id=str(post["id"]), parent_id=parent,
+        parent = str(reply_to) if isinstance(reply_to, int) and reply_to > 1 else None
+        return EndpointComment(  # keyed by post number: a reply names its parent's number, loaded or not yet
+            id=str(number), parent_id=parent,
             author=text(post.get("name")) or text(post.get("username")),
             date=text(post.get("created_at")),
             permalink=f"{self.base}/t/{self.slug}/{self.topic_id}/{number}",
