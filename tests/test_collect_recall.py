@@ -220,3 +220,17 @@ def test_qa_provenance_reaches_the_report_and_the_links_listing(tmp_path) -> Non
     assert (answer["comment_kind"], answer["comment_label"], answer["comment_author"]) == ("answer", "answer 1", "Shepmaster")
     reply = rows["https://github.com/rust-lang/rust/issues/54663"]["citations"][0]
     assert reply["comment_parent"] == 3
+
+
+def test_faq_answers_are_the_article_not_comments() -> None:
+    page = """<html><body><main itemscope itemtype="https://schema.org/FAQPage"><h1>Archiving FAQ</h1>
+    <div itemscope itemprop="mainEntity" itemtype="https://schema.org/Question"><h3 itemprop="name">What is WARC?</h3>
+      <div itemscope itemprop="acceptedAnswer" itemtype="https://schema.org/Answer" class="answer" id="answer-1">
+        <div itemprop="text"><p>The web archive format, <a href="https://iso.example.org/28500">ISO 28500</a>.</p></div>
+      </div></div>
+    <div itemscope itemprop="mainEntity" itemtype="https://schema.org/Question"><h3 itemprop="name">Who replays it?</h3>
+      <div itemscope itemprop="acceptedAnswer" itemtype="https://schema.org/Answer" class="answer" id="answer-2">
+        <div itemprop="text"><p>For example <a href="https://pywb.example.org/">pywb</a>, which reads it directly.</p></div>
+      </div></div></main></body></html>"""
+    links = {link.url: (link.where, link.comment) for link in collect_html(page, "https://faq.example.org/", "faq").links}
+    assert links == {"https://iso.example.org/28500": ("body", None), "https://pywb.example.org/": ("body", None)}

@@ -20,10 +20,11 @@ same number or the same text is the same comment. Entries of class
 page that cites the article. A forum topic's opening post (Discourse
 ``post_1``) is the article, not a comment.
 
-Question-and-answer pages (Stack Exchange and any page with schema.org
-``Question``/``Answer`` markup): the question is the article; each answer
-(``div.answer``, ``itemtype=".../Answer"``, ``itemprop="acceptedAnswer"`` or
-``"suggestedAnswer"``) is an entry of kind ``answer`` labelled ``answer N``,
+Question-and-answer pages (Stack Exchange, and any schema.org ``QAPage``):
+the question is the article; each answer (``div.answer[data-answerid]``, or
+inside a ``QAPage`` an ``itemtype=".../Answer"``, ``itemprop="acceptedAnswer"``
+or ``"suggestedAnswer"``; an ``FAQPage``'s answers are the article's own text)
+is an entry of kind ``answer`` labelled ``answer N``,
 and the comments under it are labelled ``comment on answer N`` (those under
 the question: ``comment on the question``).
 
@@ -228,11 +229,14 @@ def _kind(element: HtmlElement) -> str:
 
 
 def _is_answer(element: HtmlElement, classes: set[str]) -> bool:
-    return (
-        element.get("itemprop") in _ANSWER_PROPS
-        or (element.get("itemtype") or "").rstrip("/").endswith("schema.org/Answer")
-        or ("answer" in classes and bool(_ANSWER_ID.match(element.get("id") or "")))
+    """An answer on a Q&A page: Stack Exchange's ``div.answer#answer-N[data-answerid]``, or a
+    schema.org ``Answer`` inside a ``QAPage`` (an ``FAQPage``'s answers are the article itself)."""
+    if "answer" in classes and element.get("data-answerid") and _ANSWER_ID.match(element.get("id") or ""):
+        return True
+    schema = element.get("itemprop") in _ANSWER_PROPS or (element.get("itemtype") or "").rstrip("/").endswith(
+        "schema.org/Answer"
     )
+    return schema and any("QAPage" in (a.get("itemtype") or "") for a in element.iterancestors())
 
 
 def _permalink(entry: HtmlElement, own: list[HtmlElement]) -> str | None:
