@@ -267,6 +267,7 @@ def test_check_cli_fail_on_and_diff(world: Config, server: TestServer, tmp_path:
     config_path.write_text(
         f'[archive]\ndir = "{world.archive.dir}"\n[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\n'
         'retries = 0\n[check]\nconfirm_checks = 1\nconfirm_span = "0s"\n'
+        '[external]\nlookup = false\nsubmit = false\n'  # never ask the public web archives from a test
     )
     runner = CliRunner()
     assert runner.invoke(cli, ["--config", str(config_path), "snapshot", url]).exit_code == 0
