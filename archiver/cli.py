@@ -39,7 +39,7 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _database_problem(exc: sqlite3.DatabaseError) -> str | None:
+def _database_problem(exc: BaseException) -> str | None:
     """A message naming this command's database and what to do, or None (an error of ours: a bug)."""
     ctx = click.get_current_context(silent=True)
     config = (ctx.find_object(dict) or {}).get("config") if ctx is not None else None
@@ -54,10 +54,9 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ArchiverError as exc:
-            if isinstance(exc, StoreError) and isinstance(exc.__context__, sqlite3.DatabaseError):
-                problem = _database_problem(exc.__context__)  # the store could not open it
-                if problem is not None:
-                    _fail(problem, ExitCode.USAGE)
+            problem = _database_problem(exc) if isinstance(exc, StoreError) else None  # could not open it
+            if problem is not None:
+                _fail(problem, ExitCode.USAGE)
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
