@@ -14,7 +14,9 @@ the result into the page's ``Collected``:
 - links of the thread's opening post (a Reddit, Mastodon, Bluesky or Hacker
   News post) are body links of the article;
 - when the platform cannot be asked (no key) or does not answer, the page's
-  own comments stay and a problem says why the platform's were not read.
+  own comments stay and a problem says why the platform's were not read;
+  a platform that refuses (401, 403, 429, 503) midway is not asked again for
+  that article: what was read is kept, with a note.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ async def read_thread(fetcher: Fetcher, thread: Thread, max_comments: int, limit
         answer = await _fetch_json(fetcher, url, limit)
         if isinstance(answer, str):
             read.notes.append(f"{thread.platform} comments: {answer}")
-            if not read.answered:
-                break  # the first endpoint does not answer: the page's own comments stay
+            if not read.answered or _refused(answer):
+                break  # the first endpoint does not answer, or the platform asks us to stop: no more requests
             continue
         data, headers = answer
         read.answered = True
@@ -109,6 +111,11 @@ async def _fetch_json(fetcher: Fetcher, url: str, limit: int) -> tuple[object, d
         return data, headers
     finally:
         result.cleanup()
+
+
+def _refused(problem: str) -> bool:
+    """An answer that says "stop asking" (rate limited, forbidden, down), not "this one is missing"."""
+    return any(f"HTTP {status}" in problem for status in (401, 403, 429, 503))
 
 
 def redact(url: str) -> str:

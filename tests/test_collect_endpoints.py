@@ -164,6 +164,25 @@ def test_a_page_showing_all_its_comments_is_not_asked_again(server: TestServer, 
     assert len(seen) == 3
 
 
+def test_a_rate_limited_platform_is_not_asked_again(server: TestServer, config: Config, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def limited(query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        if query.get("page") == ["1"]:
+            return 200, [{"id": 1, "parent": 0, "author_name": "Ada", "date_gmt": "2023-01-01T00:00:00",
+                          "content": {"rendered": '<p><a href="https://kept.example.org/">kept</a></p>'}}], \
+                {"X-WP-TotalPages": "9"}  # fmt: skip
+        return 429, {"code": "rate_limited"}, {"Retry-After": "3600"}
+
+    _json_route(server, "/wp7/wp-json/wp/v2/comments", limited, seen)
+    page = (f'<html><head><link rel="https://api.w.org/" href="{server.url("/wp7/wp-json/")}"></head>'
+            '<body class="postid-5"><article><p>Text.</p></article></body></html>')
+    collected = _harvest(config, tmp_path, page, server.url("/wp7/post/"))
+    assert len(seen) == 2  # page 1, then page 2 answered 429: pages 3 to 9 were never asked for
+    assert _comments(collected) == [(1, "Ada", "https://kept.example.org/")]
+    assert any("429" in p.message for p in collected.problems)
+
+
 def test_endpoint_requests_go_through_the_network_guard(server: TestServer, config: Config, tmp_path: Path) -> None:
     seen: list[str] = []
     page, url = _wordpress(server, "/wp4/", seen)
