@@ -13,7 +13,8 @@ Tables (browse them with any SQLite tool):
     records     every WARC record of a capture: file, offset, length
     texts       main text extracted from a payload, keyed by payload digest
     checks      every check of a link: verdict, reason, evidence capture
-    sweeps      one row per sweep with its summary
+    sweeps      one row per sweep with its summary and its place in the state log
+    state_changes  every state a link entered (written by triggers, whoever changes it)
     alternatives  other web archives' mementos of dead and changed links (Memento lookups)
     submissions   newly cited URLs sent to the Internet Archive's Save Page Now
     decisions   a reviewer's decisions on links and hosts (SPEC §9), undone ones kept
