@@ -44,6 +44,8 @@ def test_guard_tokens() -> None:
                              "http://127.0.0.1:8080/")
     assert not guard.csrf_ok(cookies, {}, "http://127.0.0.1:8080/")
     assert Guard("tok").csrf_token(cookies) != token  # a secret of this process only
+    behind_proxy = {"X-CSRF-Token": token, "Origin": "https://review.example.org"}
+    assert guard.csrf_ok(cookies, behind_proxy, ["http://127.0.0.1:8080/", "https://review.example.org"])
 
 
 def test_workbench_answers_bad_requests_and_unknown_pages_with_their_status(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, redirect, request
 from werkzeug.exceptions import HTTPException
@@ -65,6 +66,9 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     warc_dir = config.archive.dir / "warcs"
     replay_prefix = f"{replay_base_url}{COLLECTION}/"
     reviewer = config.serve.reviewer or "reviewer"
+    # behind a TLS-terminating proxy the browser's Origin is public_url's, not the address reached
+    public = urlsplit(config.serve.public_url)
+    public_origin = [f"{public.scheme}://{public.netloc}"] if config.serve.public_url else []
 
     @contextmanager
     def deciding() -> Iterator[Store]:
@@ -100,7 +104,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
                 return _json({"error": "a token is needed: Authorization: Bearer TOKEN"}, 401)
             return redirect("/login", code=303)
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            if not guard.csrf_ok(request.cookies, request.headers, request.host_url):
+            if not guard.csrf_ok(request.cookies, request.headers, [request.host_url, *public_origin]):
                 return _json({"error": "missing or wrong CSRF token (reload the page)"}, 403)
         return None
 
@@ -152,7 +156,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
         if request.method == "GET":
             return Response(pages.login_page(), mimetype="text/html")
         origin = request.headers.get("Origin")
-        if origin and origin.rstrip("/") != request.host_url.rstrip("/"):
+        if origin and origin.rstrip("/") not in {request.host_url.rstrip("/"), *public_origin}:
             return _error(403, "login from another origin refused")
         if not guard.check_login(request.form.get("token", "")):
             return Response(pages.login_page("wrong token"), status=403, mimetype="text/html")

@@ -96,12 +96,14 @@ class Guard:
     def csrf_token(self, cookies: Mapping[str, str]) -> str:
         return _hmac(self._secret, "csrf " + (cookies.get(SESSION_COOKIE, "") if self.required else "local"))
 
-    def csrf_ok(self, cookies: Mapping[str, str], headers: Any, origin_expected: str) -> bool:
-        """A state-changing request: authenticated by header, or with the page's CSRF token."""
+    def csrf_ok(self, cookies: Mapping[str, str], headers: Any, origins: str | Iterable[str]) -> bool:
+        """A state-changing request: authenticated by header, or with the page's CSRF token (and, when
+        the browser names its ``Origin``, one of the workbench's: as reached, or its ``public_url``)."""
         if self.bearer_ok(headers):
             return True
+        allowed = {o.rstrip("/") for o in ([origins] if isinstance(origins, str) else origins)}
         origin = headers.get("Origin")
-        if origin and origin.rstrip("/") != origin_expected.rstrip("/"):
+        if origin and origin.rstrip("/") not in allowed:
             return False
         given = headers.get(CSRF_HEADER, "")
         return bool(given) and hmac.compare_digest(given.encode("utf-8"), self.csrf_token(cookies).encode("utf-8"))
