@@ -162,7 +162,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
             return Response(pages.login_page("wrong token"), status=403, mimetype="text/html")
         response = redirect("/", code=303)
         response.set_cookie(SESSION_COOKIE, guard.session_value, httponly=True, samesite="Strict",
-                            secure=request.scheme == "https", path="/")
+                            secure=request.scheme == "https" or public.scheme == "https", path="/")
         return response
 
     # -- pages
