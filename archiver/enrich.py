@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
 from .archive import Archive
 from .platforms import endpoint_for, load_providers
+from .warc import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
+
+SHELL_MAX_BYTES = 512 * 1024  # a captured page bigger than this is not looked at as a shell
 
 
 def after_capture(archive: Archive, link_ids: Iterable[int]) -> None:
@@ -35,10 +40,14 @@ def after_capture(archive: Archive, link_ids: Iterable[int]) -> None:
     config = archive.config
     providers = load_providers(config.platforms.providers) if config.platforms.enabled else ()
     posts = [r for r in rows if providers and endpoint_for(r["url"], providers) is not None]
-    from . import render
+    post_ids = {r["id"] for r in posts}
+    others = [r for r in rows if r["id"] not in post_ids]  # a post's endpoint decides: its page is not rendered
+    candidates = [r for r in others if _may_need_render(archive, r)] if config.render.mode != "never" else []
+    shells: list[dict[str, Any]] = []
+    if candidates:  # (the renderer's module, with the extractor, is imported only then)
+        from . import render
 
-    others = [r for r in rows if r not in posts]  # a post's endpoint decides: its page is not rendered
-    shells = render.shell_links(archive, others) if config.render.mode != "never" else []
+        shells = render.shell_links(archive, candidates)
     if not (posts or shells):
         return
     try:
@@ -62,3 +71,40 @@ async def _enrich(archive: Archive, posts: list[dict[str, Any]], shells: list[di
         from . import render
 
         await render.capture_rendered(archive, shells)
+
+
+def _may_need_render(archive: Archive, link: dict[str, Any]) -> bool:
+    """A cited capture that is a small HTML page not yet rendered, whose opening is no article (cheap)."""
+    capture = archive.store.capture(link["cited_capture_id"])
+    if capture is None or not capture["warc"] or capture["kind"] != "response" or capture["status"] != 200:
+        return False
+    kind = (capture["content_type"] or "").split(";")[0].strip().lower()
+    if kind not in ("text/html", "application/xhtml+xml", "") or capture["bytes"] > SHELL_MAX_BYTES:
+        return False
+    if archive.config.render.mode == "always":
+        return True
+    return not reads_as_article(archive.warc_dir, capture["warc"], capture["offset"], capture["length"])
+
+
+def reads_as_article(directory: Any, name: str, offset: int, length: int | None) -> bool:
+    """The opening of a stored response already has many paragraphs: no shell (a cheap first look:
+    the first 96 KB of the record, without parsing it)."""
+    for candidate in (name, name + OPEN_SUFFIX):
+        try:
+            with open(directory / candidate, "rb") as stream:
+                stream.seek(offset)
+                data = stream.read(min(length or 32768, 32768))
+            break
+        except OSError:
+            continue
+    else:
+        return False
+    try:
+        opening = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 96 * 1024)
+    except zlib.error:
+        return False
+    _, _, rest = opening.partition(b"\r\n\r\n")  # the WARC header block
+    http_head, _, body = rest.partition(b"\r\n\r\n")
+    if re.search(rb"(?im)^content-encoding:\s*(?!identity)\S", http_head):
+        return False  # a compressed body: look at it the long way
+    return body.count(b"<p") >= 8

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .enrich import SHELL_MAX_BYTES, reads_as_article
 from .extract import extract
 from .judge import visible_words
 from .netguard import is_public_address, not_public_because, system_resolver
@@ -56,7 +57,6 @@ BROWSER_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networki
 HEAP_MB = 256  # V8 heap cap per renderer
 MAX_REQUESTS = 300  # requests one page may make
 BYTES_FACTOR = 4  # a page may load up to fetch.max_body x this many bytes
-SHELL_MAX_BYTES = 512 * 1024  # a captured page bigger than this is not looked at as a shell
 VIEWPORT = {"width": 1280, "height": 900}
 QUIET_SECONDS = 0.3  # a page is rendered once no request has been in flight this long after load
 CONTEXT_USES = 50  # pages rendered in one browser context (cookies cleared between them) before a fresh one
@@ -334,8 +334,8 @@ def shell_links(archive: Any, links: Iterable[dict[str, Any]]) -> list[dict[str,
         kind = (capture["content_type"] or "").split(";")[0].strip().lower()
         if kind not in ("text/html", "application/xhtml+xml", "") or capture["bytes"] > SHELL_MAX_BYTES:
             continue
-        if mode != "always" and _reads_as_article(archive.warc_dir, capture["warc"], capture["offset"],
-                                                  capture["length"]):
+        if mode != "always" and reads_as_article(archive.warc_dir, capture["warc"], capture["offset"],
+                                                 capture["length"]):
             continue
         headers, body = warc.read_payload(archive.warc_dir, capture["warc"], capture["offset"])
         encoding = next((v for k, v in headers if k.lower() == "content-encoding"), None)
@@ -347,34 +347,6 @@ def shell_links(archive: Any, links: Iterable[dict[str, Any]]) -> list[dict[str,
         if needs_render(mode, html, kind):
             found.append(link)
     return found
-
-
-def _reads_as_article(directory: Any, name: str, offset: int, length: int | None) -> bool:
-    """The opening of a stored response already has many paragraphs: no shell (a cheap first look:
-    the first 96 KB of the record, without parsing it)."""
-    import zlib
-
-    from .warc import OPEN_SUFFIX
-
-    for candidate in (name, name + OPEN_SUFFIX):
-        try:
-            with open(directory / candidate, "rb") as stream:
-                stream.seek(offset)
-                data = stream.read(min(length or 32768, 32768))
-            break
-        except OSError:
-            continue
-    else:
-        return False
-    try:
-        opening = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 96 * 1024)
-    except zlib.error:
-        return False
-    _, _, rest = opening.partition(b"\r\n\r\n")  # the WARC header block
-    http_head, _, body = rest.partition(b"\r\n\r\n")
-    if re.search(rb"(?im)^content-encoding:\s*(?!identity)\S", http_head):
-        return False  # a compressed body: look at it the long way
-    return body.count(b"<p") >= 8
 
 
 async def capture_rendered(archive: Any, links: list[dict[str, Any]]) -> None:
