@@ -143,7 +143,7 @@ def test_missing_chromium_warns_once_and_judges_the_raw_html(world: Config, make
         snap(config, url)
         result = check(config, url)
     assert result["verdict"] == "ok"  # raw HTML judgement, as before rendering existed
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "archiver.render"]
     assert len(warnings) == 2 and all("no Chromium found (/nonexistent/chromium)" in w for w in warnings)
 
 
