@@ -24,6 +24,7 @@ JSON API (the pages use it; ``X-CSRF-Token`` on POST, or ``Authorization: Bearer
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,8 @@ from ..store import DB_NAME, Store
 from . import assets, decisions, pages
 from .security import HEADERS, SESSION_COOKIE, Guard
 from .urls import COLLECTION
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 500
 DECISION_WAIT = 3.0  # seconds a decision waits for a running sweep or check before 409
@@ -134,7 +137,9 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     def unexpected(exc: Exception) -> Response:
         if isinstance(exc, HTTPException):  # abort(400) and the like: not a bug
             return _error(exc.code or 500, exc.description or exc.name)
-        app.logger.exception("unexpected error")
+        log.error("%s %s: unexpected error: %s: %s (run with -vv for the traceback)", request.method,
+                  request.path, type(exc).__name__, exc)
+        log.debug("traceback", exc_info=exc)
         return _error(500, f"unexpected error: {type(exc).__name__}")
 
     # -- static
@@ -267,7 +272,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
         try:
             page = _run_sync(TextExtractor(text_limit(config)).of_capture(store, warc_dir, capture))
         except (OSError, ValueError) as exc:
-            app.logger.warning("capture %s: text not extracted: %s", capture["id"], exc)
+            log.warning("capture %s: text not extracted: %s", capture["id"], exc)
             return None
         return {"title": page.title, "text": page.text} if page is not None else None
 
