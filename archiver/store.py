@@ -484,9 +484,6 @@ class Store:
     def update_link(self, link_id: int, **values: Any) -> None:
         self._update("links", link_id, values)
 
-    def states_by_id(self) -> dict[int, str]:
-        return {int(row[0]): str(row[1]) for row in self.db.execute("SELECT id, state FROM links")}
-
     def count_by_state(self) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("SELECT state, count(*) AS n FROM links GROUP BY state")}
 

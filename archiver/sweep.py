@@ -160,7 +160,6 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     started = time.monotonic()
     summary = SweepSummary(started_at=utcnow(), repaired=[p.name for p in archive.repaired])
     sweep_id = archive.store.start_sweep(summary.started_at)
-    states_before = archive.store.states_by_id() if archive.config.notify.urls else {}
     mark = time.monotonic()
 
     def stage(name: str) -> None:
@@ -200,7 +199,7 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
     if archive.config.notify.urls:  # newly dead, changed or moved links to [notify] urls (never fails the sweep)
         from .review.notify import notify_sweep
 
-        notice = notify_sweep(archive.config, archive.store, states_before)
+        notice = notify_sweep(archive.config, archive.store)
         if notice.error:
             summary.problems.append(f"notification not sent: {notice.error}")
         elif notice.sent:

@@ -86,3 +86,19 @@ def test_a_failed_notification_is_reported_not_a_failed_sweep(tmp_path: Path, se
     server.route("/notify/fails", page("Gone", ["Not found."]), status=404)
     out = run(config, "sweep", "--no-report").output  # exit 0
     assert "notification not sent" in out
+
+
+def test_a_link_found_dead_by_a_check_between_sweeps_is_in_the_next_sweeps_message(
+        tmp_path: Path, server: TestServer, webhook: Webhook) -> None:
+    dies = server.route("/notify/between", page("Mayor", prose(70)))
+    stays = server.route("/notify/between-stays", page("Coast", prose(71)))
+    config = write_config(tmp_path, article_citing(tmp_path, [dies, stays]),
+                          f'[notify]\nurls = ["json://127.0.0.1:{webhook.port}/hook"]\n')
+    run(config, "sweep", "--no-report")
+    server.route("/notify/between", page("Gone", ["Not found."]), status=404)
+    run(config, "check", dies)  # dead now, between two sweeps
+    run(config, "sweep", "--no-report")
+    assert len(webhook.received) == 1 and dies in str(webhook.received[0]["message"])
+    assert stays not in str(webhook.received[0]["message"])
+    run(config, "sweep", "--no-report")  # told once
+    assert len(webhook.received) == 1

@@ -2,9 +2,12 @@
 
 One message per sweep to every ``[notify] urls`` target through Apprise (email,
 Slack, Matrix, ntfy, webhooks ...), with counts and a link into the workbench
-per link. "Newly" means the link's state at the end of the sweep is dead,
-changed or moved and it was in another state (or did not exist) when the sweep
-started. Nothing is sent when nothing newly needs review. A notification that
+per link. "Newly" is what the sweep's report lists first ("changes since the
+previous sweep", ``archiver.report.changes``): the link is dead, changed or
+moved now and was in another state (or did not exist) when the previous sweep
+ended, so a link an ``archiver check`` found dead between two sweeps is in the
+next sweep's message, and no change is told twice. Nothing is sent when nothing
+newly needs review. A notification that
 fails is logged and reported in the sweep summary; it never fails the sweep.
 """
 
@@ -12,15 +15,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..config import Config
-from ..store import Store
+from ..store import Store, utcnow
 from .urls import workbench_url
 
 log = logging.getLogger(__name__)
 
 NOTIFY_STATES = ("dead", "changed", "moved")
+NOTIFY_CHANGES = frozenset({"newly-dead", "newly-changed", "moved"})  # report.changes.classify's kinds
 MAX_LISTED = 50  # links listed per state; the counts are always complete
 
 
@@ -37,11 +42,15 @@ class Notice:
         return sum(len(links) for links in self.groups.values())
 
 
-def newly(store: Store, before: dict[int, str]) -> dict[str, list[dict[str, Any]]]:
-    """Links now dead, changed or moved that were not in that state when the sweep started."""
+def newly(store: Store, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Links now dead, changed or moved that were not when the previous sweep ended."""
+    from ..report.changes import baseline_for
+
+    baseline = baseline_for(store, since=None, now=now or utcnow())
     groups: dict[str, list[dict[str, Any]]] = {}
     for state in NOTIFY_STATES:
-        rows = [row for row in store.links(state) if before.get(int(row["id"])) != state]
+        rows = [row for row in store.links(state)
+                if baseline.change(int(row["id"]), state, row["first_seen"]) in NOTIFY_CHANGES]
         if rows:
             groups[state] = [{"id": row["id"], "url": row["url"], "reason": row["reason"]} for row in rows]
     return groups
@@ -62,13 +71,13 @@ def message(groups: dict[str, list[dict[str, Any]]], workbench: str) -> tuple[st
     return f"archiver: {counts}", "\n".join(lines).rstrip() + "\n"
 
 
-def notify_sweep(config: Config, store: Store, before: dict[int, str]) -> Notice:
+def notify_sweep(config: Config, store: Store) -> Notice:
     """Send one message about the links that newly need review; never raises."""
     notice = Notice()
     if not config.notify.urls:
         return notice
     try:
-        notice.groups = newly(store, before)
+        notice.groups = newly(store)
         if not notice.groups:
             return notice
         title, body = message(notice.groups, workbench_url(config.serve))
