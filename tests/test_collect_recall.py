@@ -234,3 +234,14 @@ def test_faq_answers_are_the_article_not_comments() -> None:
       </div></div></main></body></html>"""
     links = {link.url: (link.where, link.comment) for link in collect_html(page, "https://faq.example.org/", "faq").links}
     assert links == {"https://iso.example.org/28500": ("body", None), "https://pywb.example.org/": ("body", None)}
+
+
+def test_the_page_language_guides_the_date_parser() -> None:
+    page = """<html lang="pl"><body><article><p>Długi artykuł o archiwach internetowych i martwych linkach.</p></article>
+    <ol class="comment-list"><li id="comment-9" class="comment"><div class="comment-author">Ola</div>
+    <div class="comment-metadata"><a href="#comment-9">12 listopada 2019 o 10:15</a></div>
+    <div class="comment-content"><p>Źródło: <a href="https://zrodlo.example.pl/raport">raport</a>.</p></div>
+    </li></ol></body></html>"""
+    link = next(l for l in collect_html(page, "https://blog.example.pl/a", "a").links if l.where == "comment")
+    assert link.comment_date == "2019-11-12T10:15"
+    assert find_date("vor 3 Tagen", "de") is None and find_date("12 Kommentare", "de") is None  # no year: not tried

@@ -180,6 +180,7 @@ def find_comments(root: HtmlElement) -> CommentLayout:
     entry_set = set(entries)
     numbers: dict[HtmlElement, HtmlComment] = {}
     answers = 0
+    language = _language(root)
     kinds = [_kind(e) for e in entries]
     qa_page = ANSWER in kinds
     for element, kind in zip(entries, kinds, strict=True):
@@ -188,7 +189,7 @@ def find_comments(root: HtmlElement) -> CommentLayout:
         for part in parts:
             own += [part, *own_elements(part, entry_set)]
         author = _clean_author(_name_text(element)) if parts or element.tag == "dt" else _author(own)
-        comment = HtmlComment(element, len(layout.comments) + 1, author, _date(own))
+        comment = HtmlComment(element, len(layout.comments) + 1, author, _date(own, language))
         comment.kind = kind
         comment.permalink = _permalink(element, own)
         outer = next((numbers[a] for a in element.iterancestors() if a in numbers), None)
@@ -401,7 +402,16 @@ def _clean_author(text: str) -> str | None:
     return text if text and len(text) <= 100 else None
 
 
-def _date(own: list[HtmlElement]) -> str | None:
+def _language(root: HtmlElement) -> str | None:
+    """The page's language: ``<html lang>``, else ``og:locale``."""
+    lang = root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    if not lang:
+        locale = root.xpath("//meta[@property='og:locale']/@content")
+        lang = str(locale[0]) if locale else None
+    return lang.strip() if lang else None
+
+
+def _date(own: list[HtmlElement], language: str | None = None) -> str | None:
     for element in own:
         value = element.get("datetime") if element.tag == "time" else None
         if element.get("itemprop") in ("datePublished", "dateCreated"):
@@ -413,7 +423,7 @@ def _date(own: list[HtmlElement]) -> str | None:
         names = " ".join(_tokens(element)) + " " + (element.get("id") or "")
         if _DATE_CLASS.search(names) or element.tag == "cite":
             for text in (element.get("title") or "", element.text_content()):
-                iso = find_date(text)
+                iso = find_date(text, language)
                 if iso:
                     return iso
             shown = collapse_ws(element.text_content())
@@ -421,7 +431,7 @@ def _date(own: list[HtmlElement]) -> str | None:
                 found_text = shown
     for element in own:
         if element.tag == "a" and "#comment" in (element.get("href") or ""):
-            iso = find_date(element.text_content())
+            iso = find_date(element.text_content(), language)
             if iso:
                 return iso
     return found_text

@@ -5,9 +5,12 @@ The common shapes are read by a few patterns (fast, no dependency):
 ``7. Dez 2018 um 13:22 Uhr``, ``29.07.2006 um 16:43``, ``17.07, 2011 @ 13:24``.
 A short date text in any other shape or language (``3 de marzo de 2021 a las
 14:05``, ``12 февраля 2020 в 10:15``, ``2019年6月3日``) goes to ``dateparser``,
-which knows the month names and word orders of some 200 locales; only an
-absolute date with day, month and year is taken (``vor 3 Tagen`` depends on
-when the page was read, and is kept as found). The result is ``YYYY-MM-DD``
+which knows the month names and word orders of some 200 locales: in the
+page's language (``<html lang>``) when the caller knows it, else in the
+common languages of ``COMMON_LANGUAGES`` (guessing among all 200 costs
+seconds). Only an absolute date with day, month and year is taken, and only
+a text with a year in it is tried (``vor 3 Tagen`` depends on when the page
+was read, and is kept as found). The result is ``YYYY-MM-DD``
 or ``YYYY-MM-DDTHH:MM`` (no time zone is invented); a date written some other
 way is kept as found by the caller.
 """
@@ -79,12 +82,15 @@ _DATEPARSER_SETTINGS = {
     "RETURN_AS_TIMEZONE_AWARE": False,
     "PREFER_DATES_FROM": "past",
 }
-_HAS_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\b\d{1,2}[./-]\d{1,2}[./-]\d{2}\b")
+COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "ru", "pl", "sv", "da", "tr", "ja", "zh")
 _NOT_DATE_CHARS = re.compile(r"[|–—#]+")
 
 
-def find_date(text: str) -> str | None:
-    """The first date in ``text`` as ISO 8601, or None when none is recognized."""
+def find_date(text: str, language: str | None = None) -> str | None:
+    """The first date in ``text`` as ISO 8601, or None when none is recognized.
+
+    ``language`` is the page's language (``de``, ``pt-BR`` ...), if known."""
     best: tuple[int, str] | None = None
     for pattern in _PATTERNS:
         for match in pattern.finditer(text):
@@ -95,21 +101,28 @@ def find_date(text: str) -> str | None:
                 break
     if best:
         return best[1]
-    return _parse_any_language(text)
+    primary = (language or "").split("-")[0].split("_")[0].lower()
+    return _parse_any_language(text, primary if primary.isalpha() and len(primary) in (2, 3) else None)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse_any_language(text: str) -> str | None:
+def _parse_any_language(text: str, language: str | None) -> str | None:
     """A short date text in any language, through dateparser (None when it is not a date)."""
     text = " ".join(_NOT_DATE_CHARS.sub(" ", text).split())
-    if not text or len(text) > MAX_PARSED_TEXT or not _HAS_DIGIT.search(text):
+    if not text or len(text) > MAX_PARSED_TEXT or not _YEAR.search(text):
         return None
     import dateparser  # noqa: PLC0415 - 0.1 s to import; most pages' dates are read by the patterns above
 
-    try:
-        parsed = dateparser.parse(text, settings=_DATEPARSER_SETTINGS)  # type: ignore[arg-type]
-    except (ValueError, TypeError, OverflowError, LookupError):
-        return None
+    parsed = None
+    for languages in ([language] if language else [], list(COMMON_LANGUAGES)):
+        if not languages:
+            continue
+        try:
+            parsed = dateparser.parse(text, languages=languages, settings=_DATEPARSER_SETTINGS)  # type: ignore[arg-type]
+        except (ValueError, TypeError, OverflowError, LookupError):  # a language dateparser does not know
+            continue
+        if parsed is not None:
+            break
     if parsed is None or not 1970 <= parsed.year <= 2100:
         return None
     if parsed.hour == 0 and parsed.minute == 0 and not re.search(r"\d[:.h]\d{2}", text):
