@@ -131,9 +131,9 @@ def test_duration_beyond_reason_is_refused_at_load(tmp_path: Path, key: str, val
 
 
 def test_size_beyond_reason_is_refused_at_load(tmp_path: Path) -> None:
-    config = write_config(tmp_path).read_text() + ""
-    path = write_config(tmp_path, raw=config.replace('dir = "archive"', 'dir = "archive"\nwarc_max_size = "'
-                                                     + "9" * 400 + 'GB"').encode())
+    huge = "9" * 400 + "GB"  # a float of inf
+    config = write_config(tmp_path).read_text().replace('dir = "archive"', f'dir = "archive"\nwarc_max_size = "{huge}"')
+    path = write_config(tmp_path, raw=config.encode())
     assert_fails_cleanly(run("--config", str(path), "links"), 2, "[archive] warc_max_size")
 
 
