@@ -245,3 +245,14 @@ def test_the_page_language_guides_the_date_parser() -> None:
     link = next(l for l in collect_html(page, "https://blog.example.pl/a", "a").links if l.where == "comment")
     assert link.comment_date == "2019-11-12T10:15"
     assert find_date("vor 3 Tagen", "de") is None and find_date("12 Kommentare", "de") is None  # no year: not tried
+
+
+def test_comments_a_qa_page_leaves_to_its_script_are_named() -> None:
+    page = next(p for p in PAGES if p.name == "qa-stackexchange")
+    html = page.path.read_text(encoding="utf-8").replace(
+        'data-remaining-comments-count="0" data-canpost="false" data-cansee="true" data-comments-unavailable="false" '
+        'data-addlink-disabled="true">\n            <li id="comment-99440123"',
+        'data-remaining-comments-count="3" data-canpost="false" data-cansee="true" data-comments-unavailable="false" '
+        'data-addlink-disabled="true">\n            <li id="comment-99440123"')
+    messages = [p.message for p in collect_html(html, page.base_url, "qa").problems]
+    assert messages == ["3 more comment(s) on answer 1 are loaded by script and were not read"]

@@ -139,6 +139,7 @@ class CommentLayout:
 
     comments: list[HtmlComment] = field(default_factory=list)
     skipped: list[HtmlElement] = field(default_factory=list)  # more to cut from the body: an entry's <dd>s
+    notes: list[str] = field(default_factory=list)  # comments the page names but does not hold
     sections: list[HtmlElement] = field(default_factory=list)  # containers of the entries
     _by_element: dict[HtmlElement, HtmlComment | None] = field(default_factory=dict)
 
@@ -205,7 +206,22 @@ def find_comments(root: HtmlElement) -> CommentLayout:
         for part in parts:
             layout.attach(part, comment)
     layout.sections = _sections(entries, root)
+    if qa_page:
+        layout.notes = _unshown_comments(root, numbers)
     return layout
+
+
+def _unshown_comments(root: HtmlElement, numbers: dict[HtmlElement, HtmlComment]) -> list[str]:
+    """Stack Exchange shows five comments a post; the rest come by script ("show 3 more comments")."""
+    notes = []
+    for listing in root.xpath("//*[@data-remaining-comments-count]"):
+        remaining = (listing.get("data-remaining-comments-count") or "").strip()
+        if not remaining.isdigit() or int(remaining) == 0:
+            continue
+        owner = next((numbers[a] for a in listing.iterancestors() if a in numbers), None)
+        where = owner.label if owner is not None and owner.label else "the question"
+        notes.append(f"{remaining} more comment(s) on {where} are loaded by script and were not read")
+    return notes
 
 
 def _definition_parts(entry: HtmlElement) -> list[HtmlElement]:

@@ -99,6 +99,8 @@ def collect_html(
     result.title = page_title(root)
     base, page = _base_and_page(root, base_url)
     layout = find_comments(root)
+    for note in layout.notes:
+        result.problem(0, note)
     flat = flatten(root)
     state = _PageState(result, flat, layout, main_text(root, flat, layout, result), base, page, include_comments)
     if len(flat.occurrences) > MAX_LINKS:
