@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import random
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +31,17 @@ from .diff import similarity, titles_match
 from .errors import DiskFull
 from .fetch import Fetcher
 from .models import FetchResult, Verdict
-from .pages import HTML_TYPES, DamagedCopy, PageText, TextExtractor, check_stored, read_html, text_limit
+from .pages import (
+    HTML_TYPES,
+    POOL_THRESHOLD,  # noqa: F401 - part of this module's interface
+    DamagedCopy,
+    PageText,
+    TextExtractor,
+    check_stored,
+    extraction_pool,
+    read_html,
+    text_limit,
+)
 from .platforms import Platforms
 from .snapshot import DISK_FULL
 from .states import fetch_verdict, transition
@@ -127,7 +135,7 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     if cited is not None and final.payload_digest == cited.payload_digest and not final.truncated:
         # nothing was extracted: the cited copy's text (maybe only its digest) is no text of the live page
         return _judge_identical(result, cited_url, moved), None
-    live = await extractor.of_result(result)
+    live = await extractor.of_live(result, cited)  # noise around the cited text: nothing extracted
     text, title = (live.text, live.title) if live else ("", None)
     if len(result.hops) > 1 and judge.redirect_to_root(cited_url, result.final_url) \
             and not walls.is_consent_url(result.final_url):
@@ -269,7 +277,7 @@ class Checker:
         capture = self.archive.store.capture(link["cited_capture_id"])
         if capture is None:
             return None
-        return await self.extractor.of_capture(self.archive.store, self.archive.warc_dir, capture)
+        return await self.extractor.of_capture(self.archive.store, self.archive.warc_dir, capture, sketch=True)
 
     async def check(self, link: dict[str, Any]) -> CheckOutcome:
         result = await self.fetcher.fetch(link["url"])
@@ -376,17 +384,7 @@ def _after_damage(judgement: Judgement, damage: DamagedCopy) -> Judgement:
     return replace(judgement, detail=f"{judgement.detail}; {note}" if judgement.detail else note)
 
 
-# Extraction costs ~40 ms of CPU a page: past this many links a check run moves
-# it to worker processes, so the event loop keeps the network busy meanwhile.
-# "spawn" workers are this process's own children (their CPU is accounted to
-# it) and start clean, whatever threads the event loop has running.
-POOL_THRESHOLD = 20
-
-
-def extraction_pool(count: int) -> ProcessPoolExecutor | None:
-    if count < POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
-        return None
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
+# Past POOL_THRESHOLD links a check run extracts in worker processes (archiver.pages.extraction_pool).
 
 
 async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
@@ -400,17 +398,17 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
     try:
         async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
             checker = Checker(archive, fetcher, pool=pool)
-            limit = asyncio.Semaphore(max(1, archive.config.fetch.concurrency))
+            pending = iter(rows)
 
-            async def one(link: dict[str, Any]) -> None:
-                async with limit:
+            async def worker() -> None:  # a fixed set of workers, not a task per link: memory stays flat
+                for link in pending:
                     outcome = await checker.check(link)
-                outcomes.append(outcome)
-                if on_done:
-                    on_done(outcome)
+                    outcomes.append(outcome)
+                    if on_done:
+                        on_done(outcome)
 
             try:
-                await asyncio.gather(*(one(link) for link in rows))
+                await asyncio.gather(*(worker() for _ in range(max(1, archive.config.fetch.concurrency))))
             finally:
                 if checker.rendering is not None:
                     await checker.rendering.close()

@@ -1,8 +1,11 @@
 """Main text of a fetched or stored page, computed once per payload.
 
-The cited copy's text is extracted from its WARC record the first time it is
-needed and kept in the ``texts`` table, keyed by payload digest; a live page
-with the same digest is never extracted again.
+The cited copy's text is extracted once, when the copy is captured
+(:func:`store_cited_texts`), and kept in the ``texts`` table, keyed by payload
+digest, with its sketch (:mod:`archiver.prefilter`); a copy captured before
+that is extracted from its WARC record the first time it is needed. A live page
+with the same digest is never extracted again, and one whose sketch shows the
+same main text (noise around an unchanged article) is not extracted at all.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
+import multiprocessing
+import os
 import zlib
-from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import warc
+from . import prefilter, warc
 from .extract import decode_body, decode_text, extract, extract_pdf
 from .config import Config
 from .errors import ArchiverError
@@ -45,6 +51,10 @@ class PageText:
     payload_digest: str
     final_url: str
     heading: str | None = None  # first <h1> (live pages only)
+    sketch: str | None = None  # archiver.prefilter's sketch of the page ('' none possible, None not computed)
+    # a live page whose main text the sketch showed to be the cited copy's: its text, title and
+    # fingerprint are the cited copy's, and nothing was extracted
+    prefiltered: bool = False
 
 
 def text_limit(config: Config) -> int:
@@ -53,19 +63,40 @@ def text_limit(config: Config) -> int:
 
 
 def _page_text(body: bytes, encoding: str | None, content_type: str | None, *, digest: str, url: str,
-               limit: int) -> PageText:
+               limit: int, like: str | None = None, sketch: bool = False) -> PageText:
+    """Main text of a body; ``like``: the cited copy's sketch (a page shown to have its main text is
+    not extracted: ``prefiltered``); ``sketch``: sketch this page too."""
     try:
         decoded = decode_body(body, encoding, limit=limit)
     except ValueError:
         return PageText(None, "", None, digest, url)
     kind = (content_type or "").split(";")[0].strip().lower()
+    page_sketch = None
     if kind == "application/pdf":
         extracted = extract_pdf(decoded)
     elif kind in HTML_TYPES:
-        extracted = extract(decode_text(decoded, content_type), url)
+        html = decode_text(decoded, content_type)
+        if like and prefilter.same_main_text(html, like):
+            return PageText(None, "", None, digest, url, prefiltered=True)
+        extracted = extract(html, url)
+        if sketch:
+            page_sketch = "" if extracted.truncated else prefilter.sketch(html, extracted.text) or ""
     else:
         return PageText(None, "", None, digest, url)
-    return PageText(extracted.title, extracted.text, extracted.fingerprint, digest, url, extracted.heading)
+    return PageText(extracted.title, extracted.text, extracted.fingerprint, digest, url, extracted.heading,
+                    sketch=page_sketch)
+
+
+def sketch_of_bytes(body: bytes, encoding: str | None, content_type: str | None, main_text: str, limit: int) -> str:
+    """The sketch of a stored copy whose main text is known ('' when it has none); no extraction."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind not in HTML_TYPES or not main_text:
+        return ""
+    try:
+        decoded = decode_body(body, encoding, limit=limit)
+    except ValueError:
+        return ""
+    return prefilter.sketch(decode_text(decoded, content_type), main_text) or ""
 
 
 def final_body(result: FetchResult, limit: int) -> bytes:
@@ -88,14 +119,15 @@ def read_html(result: FetchResult, limit: int = 4 << 20) -> str:
 
 
 def text_of_file(path: str, encoding: str | None, content_type: str | None, digest: str, url: str,
-                 limit: int) -> PageText:
+                 limit: int, like: str | None = None) -> PageText:
     """Main text of a body file; a plain function, so a worker process can run it."""
-    return _page_text(Path(path).read_bytes(), encoding, content_type, digest=digest, url=url, limit=limit)
+    return _page_text(Path(path).read_bytes(), encoding, content_type, digest=digest, url=url, limit=limit,
+                      like=like)
 
 
 def text_of_bytes(body: bytes, encoding: str | None, content_type: str | None, digest: str, url: str,
-                  limit: int) -> PageText:
-    return _page_text(body, encoding, content_type, digest=digest, url=url, limit=limit)
+                  limit: int, sketch: bool = False) -> PageText:
+    return _page_text(body, encoding, content_type, digest=digest, url=url, limit=limit, sketch=sketch)
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -113,30 +145,53 @@ class TextExtractor:
         self.limit = limit
         self.pool = pool
 
-    async def _run(self, func: Callable[..., PageText], *args: Any) -> PageText:
+    async def _run(self, func: Callable[..., Any], *args: Any) -> Any:
         if self.pool is None:
             return func(*args)
         return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
 
     async def of_result(self, result: FetchResult) -> PageText | None:
         """Main text of the final response of a fetch (read from its temporary body file)."""
+        return await self._live(result, None)
+
+    async def of_live(self, result: FetchResult, like: PageText | None) -> PageText | None:
+        """:meth:`of_result`, but when the sketch of ``like`` (the cited copy) shows the page's main
+        text is the same, the answer is the cited copy's text, marked ``prefiltered``, and nothing is
+        extracted. An extractor that answers :meth:`of_result` its own way (a rendering) is asked that."""
+        if like is None or not like.sketch or type(self).of_result is not TextExtractor.of_result:
+            return await self.of_result(result)
+        return await self._live(result, like)
+
+    async def _live(self, result: FetchResult, like: PageText | None) -> PageText | None:
         final = result.final
         if final is None or final.body_path is None:
             return None
-        return await self._run(text_of_file, str(final.body_path), final.header("content-encoding"),
-                               final.header("content-type"), final.payload_digest, final.url, self.limit)
+        page: PageText = await self._run(
+            text_of_file, str(final.body_path), final.header("content-encoding"), final.header("content-type"),
+            final.payload_digest, final.url, self.limit, like.sketch if like is not None and like.text else None)
+        if page.prefiltered and like is not None:
+            return PageText(like.title, like.text, like.fingerprint, page.payload_digest, page.final_url,
+                            like.heading, prefiltered=True)
+        return page
 
-    async def of_capture(self, store: Store, warc_dir: Path, capture: dict[str, Any]) -> PageText | None:
-        """Main text of a stored capture, from the ``texts`` cache or its WARC record (then cached).
+    async def of_capture(self, store: Store, warc_dir: Path, capture: dict[str, Any], *,
+                         sketch: bool = False) -> PageText | None:
+        """Main text of a stored capture, from the ``texts`` cache or its WARC record (then cached);
+        ``sketch``: with its sketch (computed from the record once when missing, and kept).
 
         Raises :class:`DamagedCopy` when the record (or a revisit's original) cannot be read back."""
         digest = capture["payload_digest"] or ""
         cached = store.text_for(digest) if digest else None
         if cached is not None:
-            return PageText(cached["title"], cached["text"], cached["fingerprint"], digest, capture["final_url"])
+            check_stored(store, warc_dir, capture)  # the text is kept, but the copy must still be whole
+            page = PageText(cached["title"], cached["text"], cached["fingerprint"], digest, capture["final_url"],
+                            sketch=cached.get("sketch"))
+            if sketch and page.sketch is None and page.text:
+                page = replace(page, sketch=await self._sketch(store, warc_dir, capture, page))
+            return page
         if capture["kind"] == "revisit" and capture["refers_to"]:
             original = store.capture(capture["refers_to"])
-            return await self.of_capture(store, warc_dir, original) if original else None
+            return await self.of_capture(store, warc_dir, original, sketch=sketch) if original else None
         if not capture["warc"]:
             return None
         if capture.get("damaged"):
@@ -156,10 +211,83 @@ class TextExtractor:
         headers = list(record.http_headers.headers) if record.http_headers else []
         body = record.payload
         page = await self._run(text_of_bytes, body, _header(headers, "content-encoding"),
-                               _header(headers, "content-type"), digest, capture["final_url"], self.limit)
+                               _header(headers, "content-type"), digest, capture["final_url"], self.limit, True)
         if digest:
-            store.save_text(digest, page.title, page.text, page.fingerprint)
+            store.save_text(digest, page.title, page.text, page.fingerprint, page.sketch)
         return page
+
+    async def _sketch(self, store: Store, warc_dir: Path, capture: dict[str, Any], page: PageText) -> str:
+        """The sketch of a capture whose main text was stored without one (captured before sketches)."""
+        if capture["kind"] == "revisit" and capture["refers_to"]:
+            capture = store.capture(capture["refers_to"]) or capture
+        value = ""
+        if capture["warc"] and not capture.get("damaged"):
+            try:
+                record = warc.read_record(warc_dir, capture["warc"], capture["offset"], capture["length"])
+                if record.rec_type == "response":
+                    headers = list(record.http_headers.headers) if record.http_headers else []
+                    value = await self._run(sketch_of_bytes, record.payload, _header(headers, "content-encoding"),
+                                            _header(headers, "content-type"), page.text, self.limit)
+            except Exception:  # noqa: BLE001 - an unreadable record: no sketch; the check extracts
+                value = ""
+        if page.payload_digest:
+            store.save_sketch(page.payload_digest, value)
+        return value
+
+
+# Extraction costs ~25 ms of CPU a page: past this many pages it moves to worker
+# processes, one per core, so an event loop keeps the network busy meanwhile.
+# "spawn" workers are this process's own children (their CPU is accounted to
+# it) and start clean, whatever threads the event loop has running.
+POOL_THRESHOLD = 20
+
+
+def extraction_pool(count: int) -> ProcessPoolExecutor | None:
+    if count < POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
+        return None
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
+
+
+# Cited copies whose text is extracted at once at capture, at most (memory stays flat).
+_CAPTURE_CHUNK = 32
+
+
+def store_cited_texts(store: Store, warc_dir: Path, link_ids: Iterable[int], limit: int) -> int:
+    """Extract and keep the main text and sketch of the cited copies of these links that have none:
+    done once, when the copies are captured, so no check extracts a cited copy again. Returns how
+    many were stored. A damaged copy is left to its first check (which re-captures it)."""
+    ids = [capture["id"] for capture in store.cited_without_text(list(link_ids))]
+    if not ids:
+        return 0
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # inside a library user's event loop: left to the first check, which keeps them
+        return 0
+    pool = extraction_pool(len(ids))
+    try:
+        return asyncio.run(_store_texts(store, warc_dir, ids, TextExtractor(limit, pool)))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+async def _store_texts(store: Store, warc_dir: Path, ids: list[int], extractor: TextExtractor) -> int:
+    async def one(capture_id: int) -> bool:
+        capture = store.capture(capture_id)
+        if capture is None:
+            return False
+        try:
+            return await extractor.of_capture(store, warc_dir, capture, sketch=True) is not None
+        except DamagedCopy as exc:
+            logging.getLogger(__name__).debug("no text stored for capture %s: %s", capture_id, exc)
+            return False
+
+    stored = 0
+    for start in range(0, len(ids), _CAPTURE_CHUNK):
+        stored += sum(await asyncio.gather(*(one(i) for i in ids[start:start + _CAPTURE_CHUNK])))
+    return stored
 
 
 def check_stored(store: Store, warc_dir: Path, capture: dict[str, Any]) -> None:

@@ -123,6 +123,7 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
     processes = worker_count(len(link_of))
     if not processes:
         done = asyncio.run(_capture_in_loop(archive, link_of, on_done, keep))
+        _texts(archive, link_of.values())
         after_capture(archive, link_of.values())  # platform answers, renderings (archiver.enrich)
         return done
     outcomes: list[SnapshotOutcome] = []
@@ -154,8 +155,17 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
             for _, result in [*in_writing, *batch]:
                 result.cleanup()
     archive.writer.hold_rotated = False
+    _texts(archive, link_of.values())
     after_capture(archive, link_of.values())  # platform answers, renderings (archiver.enrich)
     return outcomes
+
+
+def _texts(archive: Archive, link_ids: Iterable[int]) -> None:
+    """The main texts (and sketches) of the copies just cited, extracted once now, on every core:
+    no check extracts a cited copy again (archiver.pages.store_cited_texts)."""
+    from .pages import store_cited_texts, text_limit  # noqa: PLC0415 - extraction is slow to import
+
+    store_cited_texts(archive.store, archive.warc_dir, link_ids, text_limit(archive.config))
 
 
 # Group commit: captures are written to the WARC, fsynced together, then

@@ -322,7 +322,13 @@ def _migrate_comment_provenance(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE citations ADD COLUMN {column}")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance]
+def _migrate_text_sketch(db: sqlite_utils.Database) -> None:
+    """A stored main text's sketch (archiver.prefilter): what a check needs to recognise a page whose
+    main text is the same without extracting it. NULL: not computed yet; '': the page has none."""
+    db.execute("ALTER TABLE texts ADD COLUMN sketch TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance, _migrate_text_sketch]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -643,11 +649,26 @@ class Store:
     def text_for(self, payload_digest: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM texts WHERE payload_digest = ?", [payload_digest])
 
-    def save_text(self, payload_digest: str, title: str | None, text: str, fingerprint: str | None) -> None:
-        self.db["texts"].upsert(  # type: ignore[union-attr]
-            {"payload_digest": payload_digest, "title": title, "text": text, "fingerprint": fingerprint},
-            pk="payload_digest",
-        )
+    def save_text(self, payload_digest: str, title: str | None, text: str, fingerprint: str | None,
+                  sketch: str | None = None) -> None:
+        """Store a payload's main text; a ``sketch`` (archiver.prefilter) is kept unless a new one is given."""
+        row: dict[str, Any] = {"payload_digest": payload_digest, "title": title, "text": text,
+                               "fingerprint": fingerprint}
+        if sketch is not None:
+            row["sketch"] = sketch
+        self.db["texts"].upsert(row, pk="payload_digest")  # type: ignore[union-attr]
+
+    def save_sketch(self, payload_digest: str, sketch: str) -> None:
+        """The sketch of a stored main text ('' when the page has none: not tried again)."""
+        with self.atomic():
+            self.db.execute("UPDATE texts SET sketch = ? WHERE payload_digest = ?", [sketch, payload_digest])
+
+    def cited_without_text(self, link_ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The cited captures of these links whose main text is not stored yet (response records only)."""
+        return self._rows_in(
+            "SELECT c.* FROM links l JOIN captures c ON c.id = l.cited_capture_id "
+            "LEFT JOIN texts t ON t.payload_digest = c.payload_digest "
+            "WHERE l.id IN (?...) AND t.payload_digest IS NULL AND c.payload_digest IS NOT NULL", link_ids)
 
     # -- checks
 
