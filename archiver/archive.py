@@ -132,8 +132,9 @@ class Archive:
         for item in kept:
             where = item.path.relative_to(self.dir)
             if item.whole_file:
-                log.warning("%s: the database knows none of its %d record(s) (emptied or replaced database?); "
-                            "kept them, closed, in %s", item.source, item.records, where)
+                log.warning("%s: the database knows none of its %d record(s) (an interrupted run wrote them "
+                            "before recording any, or the database was emptied or replaced); kept them, closed, "
+                            "in %s; links without a capture are fetched again", item.source, item.records, where)
             else:
                 log.warning("%s: kept %d record(s) written after the last database commit of an interrupted "
                             "run in %s; their links are fetched again", item.source, item.records, where)
