@@ -57,16 +57,21 @@ HOSTILE = """<script>
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("token", ["", "a-long-random-token"], ids=["loopback", "logged-in"])
 def test_a_hostile_archived_page_can_neither_read_nor_post_to_the_workbench(
-        tmp_path: Path, server: TestServer, browser: Any) -> None:
+        tmp_path: Path, server: TestServer, browser: Any, token: str) -> None:
     port = free_port()
-    url = server.route("/hostile/page", page("Hostile", prose(70), extra_head=HOSTILE % {"port": port}))
-    config = write_config(tmp_path)
+    url = server.route(f"/hostile/page{len(token)}", page("Hostile", prose(70), extra_head=HOSTILE % {"port": port}))
+    config = write_config(tmp_path, extra=f'[serve]\ntoken = "{token}"\n')
     run(config, "snapshot", url)
     with serving(config, port=port) as (workbench, replay):
         context = browser.new_context()
         tab = context.new_page()
-        tab.goto(workbench)  # the reviewer has the workbench open (and, with a token, its cookie)
+        tab.goto(workbench)  # the reviewer has the workbench open (with a token: logged in, the cookie set)
+        if token:
+            tab.locator('input[name="token"]').fill(token)
+            tab.locator('form.login button[type="submit"]').click()
+            tab.wait_for_selector("section.summary")
         api = context.request.get(workbench + "api/links/1").json()
         for capture in api["captures"]:
             for mode in ("raw", "replay"):  # raw: the page's own script, unrewritten

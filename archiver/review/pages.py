@@ -24,7 +24,7 @@ def page(title: str, body: str, *, csrf: str = "", nav: bool = True) -> str:
              if nav else "")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="csrf-token" content="{e(csrf)}"><meta name="referrer" content="no-referrer">'
+        f'<meta name="csrf-token" content="{e(csrf)}"><meta name="referrer" content="same-origin">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{e(title)} · archiver</title><link rel="stylesheet" href="/static/workbench.css"></head>\n'
         f'<body><main><div class="top"><h1>{e(title)}</h1>{links}</div>\n{body}\n</main>'

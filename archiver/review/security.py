@@ -15,7 +15,7 @@
   machine (127.0.0.1, localhost, ::1, or the configured host): a DNS-rebinding
   site cannot borrow the reviewer's browser to reach it.
 - **Headers.** A Content-Security-Policy allowing only the workbench's own style
-  sheet and script, no framing, no referrer, no MIME sniffing, and
+  sheet and script, no framing, no referrer to other origins, no MIME sniffing, and
   Cross-Origin-Resource-Policy same-origin (no other origin can even embed a
   workbench answer, JSON included).
 """
@@ -38,7 +38,7 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make a form POST's Origin "null"
     "Cross-Origin-Resource-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cache-Control": "no-store",
