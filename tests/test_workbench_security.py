@@ -87,6 +87,11 @@ def test_a_hostile_archived_page_can_neither_read_nor_post_to_the_workbench(
         assert decisions_count(tmp_path) == 0
         state = context.request.get(workbench + "api/links/1").json()["link"]["state"]
         assert state == "ok"
+        tab.goto(workbench + "link/1")  # while the reviewer's own page can decide
+        tab.locator("form.decide textarea").fill("looked at it")
+        tab.locator('form.decide button[value="note"]').click()
+        tab.wait_for_selector("table.decisions tr[data-decision]")
+        assert decisions_count(tmp_path) == 1
         context.close()
 
 
