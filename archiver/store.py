@@ -4,6 +4,12 @@ SQLite at ``<archive.dir>/archive.db`` through sqlite-utils, WAL mode. The
 schema is versioned with ``PRAGMA user_version`` and migrated forward when the
 store is opened; each migration is a function in ``MIGRATIONS``.
 
+Or PostgreSQL (``[archive] database = "postgresql://..."``, SPEC §11): the same
+statements, schema and migrations, rewritten for it by ``archiver.backend`` (the
+version in a ``schema_version`` table). Write SQL both understand: ``?``
+placeholders, ``INSERT ... ON CONFLICT``, no SQLite-only functions; new ids come
+from ``_insert``.
+
 Tables (browse them with any SQLite tool):
 
     links       one row per normalized URL: its state, reason, failure count
@@ -34,11 +40,24 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from .backend import PgDatabase
 from .errors import DiskFull, StoreError
 from .models import FetchResult, RecordLocation, State
 
 DB_NAME = "archive.db"
 IGNORED = "ignored"  # the reason of a link a reviewer ignores (state excluded)
+
+
+_KEYED_BY_NAME = frozenset({"sources", "texts"})  # tables without an ``id`` column
+
+
+def _safe_url(url: str) -> str:
+    """A database URL fit to print: without its password."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
 
 
 def utcnow() -> datetime:
@@ -300,7 +319,7 @@ def _migrate_state_history(db: sqlite_utils.Database) -> None:
     db.execute(
         "INSERT INTO state_changes (link_id, state, at) SELECT link_id, state, at FROM ("
         "SELECT id AS link_id, 'pending' AS state, first_seen AS at, 0 AS k, id AS n FROM links UNION ALL "
-        "SELECT link_id, state, checked_at, 1, id FROM checks) ORDER BY at, k, n"
+        "SELECT link_id, state, checked_at, 1, id FROM checks) AS history ORDER BY at, k, n"
     )
     db.execute("UPDATE sweeps SET states_before = (SELECT max(id) FROM state_changes WHERE at < started_at)")
     db.execute("UPDATE sweeps SET states_after = (SELECT max(id) FROM state_changes WHERE at <= finished_at) "
@@ -328,7 +347,7 @@ def _migrate_text_sketch(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE texts ADD COLUMN sketch TEXT")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance, _migrate_text_sketch]
+MIGRATIONS: list[Callable[[Any], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance, _migrate_text_sketch]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -358,7 +377,15 @@ class CitationInput:
 class Store:
     """Domain questions and answers over the archive database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, database: str = "") -> None:
+        self.path = path
+        self.db: sqlite_utils.Database | PgDatabase
+        self.postgres = database.startswith(("postgresql:", "postgres:"))
+        if self.postgres:
+            self.where = _safe_url(database)
+            self._open_postgres(database)
+            return
+        self.where = str(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # one thread at a time, but not always the one that opened it: a sweep
@@ -370,12 +397,31 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the archive database: {exc}") from None
-        self.path = path
         self._migrate()
 
+    def _open_postgres(self, database: str) -> None:
+        try:
+            import psycopg  # noqa: PLC0415 - only a PostgreSQL archive needs it
+        except ImportError:
+            raise StoreError("[archive] database is a PostgreSQL URL, but psycopg is not installed "
+                             "(pip install 'psycopg[binary]')") from None
+        try:
+            self.db = PgDatabase(database)
+            with self.db.atomic():  # many workers may start at once: one migrates, the others wait
+                self.db.execute("SELECT pg_advisory_xact_lock(7243510)")
+                self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                if self.db.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+                    self.db.execute("INSERT INTO schema_version (version) VALUES (0)")
+                self._migrate()
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: cannot open the archive database: "
+                             f"{str(exc).strip() or type(exc).__name__}") from None
+
     @classmethod
-    def open(cls, archive_dir: Path) -> Store:
-        return cls(archive_dir / DB_NAME)
+    def open(cls, archive_dir: Path, database: str = "") -> Store:
+        """The archive's database: ``archive.db`` in ``archive_dir``, or ``database`` when it is
+        a ``postgresql://`` URL ([archive] database, SPEC §11)."""
+        return cls(archive_dir / DB_NAME, database)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -390,19 +436,24 @@ class Store:
 
     @property
     def version(self) -> int:
+        if self.postgres:
+            return int(self.db.execute("SELECT max(version) FROM schema_version").fetchone()[0])
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
         current = self.version
         if current > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path}: database schema version {current} is newer than this archiver "
+                f"{self.where}: database schema version {current} is newer than this archiver "
                 f"understands ({SCHEMA_VERSION}); upgrade archiver"
             )
         for number in range(current, SCHEMA_VERSION):
             with self.atomic():
                 MIGRATIONS[number](self.db)
-                self.db.execute(f"PRAGMA user_version = {number + 1}")
+                if self.postgres:
+                    self.db.execute("UPDATE schema_version SET version = ?", [number + 1])
+                else:
+                    self.db.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -439,7 +490,13 @@ class Store:
     def _insert(self, table: str, values: dict[str, Any]) -> int:
         columns = ", ".join(values)
         marks = ", ".join("?" * len(values))
-        cursor = self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+        if self.postgres:  # no lastrowid: the new id is returned (tables keyed by something else return nothing)
+            if table in _KEYED_BY_NAME:
+                self.db.execute(sql, list(values.values()))
+                return 0
+            return int(self.db.execute(sql + " RETURNING id", list(values.values())).fetchone()[0])
+        cursor = self.db.execute(sql, list(values.values()))
         return int(cursor.lastrowid or 0)
 
     def _update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
@@ -458,12 +515,8 @@ class Store:
         host = urlsplit(url).hostname or ""
         # a link first seen on a host a reviewer ignores is excluded from the start (SPEC §9)
         state, reason = (State.EXCLUDED.value, IGNORED) if self.host_ignored(host) else (State.PENDING.value, None)
-        cursor = self.db.execute(
-            "INSERT INTO links (url, url_as_cited, host, state, reason, state_since, first_seen) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [url, url_as_cited or url, host, state, reason, stamp, stamp],
-        )
-        return int(cursor.lastrowid or 0)
+        return self._insert("links", {"url": url, "url_as_cited": url_as_cited or url, "host": host, "state": state,
+                                      "reason": reason, "state_since": stamp, "first_seen": stamp})
 
     def link(self, url: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM links WHERE url = ?", [url])
@@ -635,11 +688,9 @@ class Store:
 
     def recorded_end(self, warc: str) -> int:
         """Where the last record the database knows in ``warc`` ends (0: none)."""
-        row = self._one(
-            "SELECT max(coalesce((SELECT max(offset + length) FROM records WHERE warc = ?), 0), "
-            "coalesce((SELECT max(offset + length) FROM alternatives WHERE warc = ?), 0)) AS end", [warc, warc]
-        )
-        return int(row["end"] or 0) if row else 0
+        ends = [self.db.execute(f"SELECT max(offset + length) FROM {table} WHERE warc = ?", [warc]).fetchone()[0]
+                for table in ("records", "alternatives")]
+        return int(max(end or 0 for end in ends))
 
     def captures_for(self, link_id: int) -> list[dict[str, Any]]:
         return list(self._rows("SELECT * FROM captures WHERE link_id = ? ORDER BY id", [link_id]))
@@ -656,7 +707,9 @@ class Store:
                                "fingerprint": fingerprint}
         if sketch is not None:
             row["sketch"] = sketch
-        self.db["texts"].upsert(row, pk="payload_digest")  # type: ignore[union-attr]
+        updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "payload_digest")
+        self.db.execute(f"INSERT INTO texts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+                        f"ON CONFLICT (payload_digest) DO UPDATE SET {updates}", list(row.values()))
 
     def save_sketch(self, payload_digest: str, sketch: str) -> None:
         """The sketch of a stored main text ('' when the page has none: not tried again)."""
@@ -719,10 +772,8 @@ class Store:
         return self._insert("sweeps", {"started_at": iso(now or utcnow()), "states_before": self.state_mark()})
 
     def finish_sweep(self, sweep_id: int, summary: dict[str, Any], now: datetime | None = None) -> None:
-        self.db["sweeps"].update(  # type: ignore[union-attr]
-            sweep_id, {"finished_at": iso(now or utcnow()), "summary": json.dumps(summary),
-                       "states_after": self.state_mark()}
-        )
+        self._update("sweeps", sweep_id, {"finished_at": iso(now or utcnow()), "summary": json.dumps(summary),
+                                          "states_after": self.state_mark()})
 
     def state_mark(self) -> int:
         """The position in the state log now: ``states_at(mark)`` gives every link's state at this moment."""

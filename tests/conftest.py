@@ -12,6 +12,7 @@ import pytest
 from archiver.config import ArchiveConfig, Config, ExternalConfig, FetchConfig
 
 from .pywb_replay import pywb  # noqa: F401  (the session's pywb server, a fixture)
+from .postgres import database, pg_server, pg_url  # noqa: F401  (PostgreSQL for the store, fixtures)
 from .server import TestServer
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -37,8 +37,8 @@ def _cite(url: str, comment: int | None = None) -> CitationInput:
                          comment=comment, context=f"see {url}")
 
 
-def test_recollecting_is_idempotent_and_marks_vanished_citations(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
+def test_recollecting_is_idempotent_and_marks_vanished_citations(tmp_path: Path, database: str) -> None:
+    with Store.open(tmp_path, database) as store:
         assert store.add_citations("article", [_cite("https://a.example/1"), _cite("https://b.example/", 2)]) == (2, 0)
         assert store.add_citations("article", [_cite("https://a.example/1"), _cite("https://b.example/", 2)]) == (0, 0)
         assert store.add_citations("article", [_cite("https://a.example/1")]) == (0, 1)
@@ -83,7 +83,7 @@ def _checked(store: Store, url: str, state: str, when: str) -> int:
     return link_id
 
 
-def test_due_links_follow_the_intervals_given_now(tmp_path: Path) -> None:
+def test_due_links_follow_the_intervals_given_now(tmp_path: Path, database: str) -> None:
     from datetime import timedelta
 
     from archiver.config import CheckConfig
@@ -91,7 +91,7 @@ def test_due_links_follow_the_intervals_given_now(tmp_path: Path) -> None:
     from archiver.store import parse_iso
 
     now = parse_iso("2026-11-30T12:00:00Z")
-    with Store.open(tmp_path) as store:
+    with Store.open(tmp_path, database) as store:
         never = store.ensure_link("https://a.example/never")
         ok_old = _checked(store, "https://a.example/ok-8d", "ok", "2026-11-22T12:00:00Z")
         ok_new = _checked(store, "https://a.example/ok-2d", "ok", "2026-11-28T12:00:00Z")
@@ -109,10 +109,10 @@ def test_due_links_follow_the_intervals_given_now(tmp_path: Path) -> None:
             never, ok_old, ok_new, failing, dead}
 
 
-def test_every_state_a_link_enters_is_logged_and_sweeps_mark_the_log(tmp_path: Path) -> None:
+def test_every_state_a_link_enters_is_logged_and_sweeps_mark_the_log(tmp_path: Path, database: str) -> None:
     from archiver.store import parse_iso
 
-    with Store.open(tmp_path) as store:
+    with Store.open(tmp_path, database) as store:
         first = store.ensure_link("https://a.example/1")
         sweep = store.start_sweep(parse_iso("2026-11-01T03:00:00Z"))
         store.update_link(first, state="ok", state_since="2026-11-01T03:01:00Z")
@@ -157,3 +157,61 @@ def test_migration_rebuilds_the_state_history_of_an_existing_archive(tmp_path: P
         assert store.link_by_id(1)["next_check"] is None
         assert store.text_for("sha1:STANDIN") is None  # an empty stand-in once stored over a cited text
         assert store.text_for("sha1:REAL") is not None
+
+
+# -- both backends: the same answers from SQLite and PostgreSQL (SPEC §11) ----------------------------
+
+
+def test_postgresql_store_from_a_newer_archiver_is_refused(tmp_path: Path, pg_url: str) -> None:
+    with Store.open(tmp_path, pg_url) as store:
+        store.db.execute("UPDATE schema_version SET version = ?", [SCHEMA_VERSION + 5])
+    with pytest.raises(StoreError, match="newer than this archiver"):
+        Store.open(tmp_path, pg_url)
+
+
+def test_a_capture_its_records_checks_decisions_and_reports_read_back_alike(tmp_path: Path, database: str) -> None:
+    from archiver.models import FetchResult, Hop, RecordLocation
+    from archiver.store import parse_iso
+
+    when = parse_iso("2026-11-30T12:00:00Z")
+    with Store.open(tmp_path, database) as store:
+        assert store.add_citations("https://news.example/a", [_cite("https://b.example/Page?q=1"),
+                                                             _cite("https://a.example/x", 3)], now=when) == (2, 0)
+        store.record_source("https://news.example/a", "url", title="50% off: a title", now=when)
+        link = store.link("https://b.example/Page?q=1")
+        assert link is not None and link["host"] == "b.example" and link["state"] == "pending"
+        hop = Hop(url="https://b.example/Page?q=1", method="GET", request_headers=(), http_version="HTTP/1.1",
+                  status=200, reason="OK", response_headers=((b"Content-Type", b"text/html"),), started_at=when,
+                  ip="127.0.0.1", body_length=5, payload_digest="sha1:AAA")
+        result = FetchResult(url="https://b.example/Page?q=1", hops=[hop])
+        locations = [RecordLocation(hop=0, record_type="request", url=hop.url, warc="W.warc.gz", offset=0,
+                                    length=100, record_id="<urn:1>", date="2026-11-30T12:00:00Z"),
+                     RecordLocation(hop=0, record_type="response", url=hop.url, warc="W.warc.gz", offset=100,
+                                    length=250, record_id="<urn:2>", date="2026-11-30T12:00:00Z")]
+        capture = store.record_capture(link["id"], result, locations)
+        assert capture > 0 and store.recorded_end("W.warc.gz") == 350 and store.recorded_end("other") == 0
+        assert store.capture(capture)["offset"] == 100
+        assert [r["record_type"] for r in store.records(capture)] == ["request", "response"]
+        assert store.last_response_capture(link["id"])["id"] == capture
+        check = store.record_check(link["id"], checked_at=when, verdict="ok", reason=None, state="ok",
+                                   http_status=200, similarity=0.5, capture_id=capture,
+                                   link_updates={"state": "ok", "cited_capture_id": capture, "similarity": 0.5})
+        assert store.check(check)["similarity"] == 0.5
+        store.save_text("sha1:AAA", "Title", "the text", None)
+        store.save_text("sha1:AAA", "Title 2", "the text", None, sketch="s")
+        store.save_text("sha1:AAA", "Title 3", "the text", None)
+        assert (store.text_for("sha1:AAA")["title"], store.text_for("sha1:AAA")["sketch"]) == ("Title 3", "s")
+        decision = store.add_decision({"link_id": link["id"], "decision": "note", "note": "100%",
+                                       "decided_by": "me", "decided_at": "2026-11-30T13:00:00Z"})
+        assert store.decisions(link_id=link["id"], host="b.example")[0]["id"] == decision
+        assert store.count_by_state() == {"ok": 1, "pending": 1}
+        assert store.links_without_capture() == [(store.link("https://a.example/x")["id"], "https://a.example/x")]
+        # SQLite's LIKE ignores ASCII case, and `%` / `_` in the text are literal
+        assert store.find_links(text="PAGE?Q")[0] == 1 and store.find_links(text="50%")[0] == 2
+        assert store.find_links(text="5_%")[0] == 0
+        assert [row["url"] for row in store.report_links()] == ["https://a.example/x", "https://b.example/Page?q=1"]
+        citations = list(store.report_all_citations())
+        assert [c["source_title"] for c in citations] == ["50% off: a title"] * 2 and not citations[0]["removed"]
+        assert [c["title"] for c in store.report_cited_captures()] == ["Title 3"]
+        assert next(store.report_captures([capture]))["record_date"] == "2026-11-30T12:00:00Z"
+        assert store.states_at(store.state_mark())[link["id"]] == "ok"
