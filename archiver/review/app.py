@@ -87,7 +87,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
 
     @contextmanager
     def open_store() -> Iterator[Store]:
-        store = Store(db_path)
+        store = Store.open(config.archive.dir, config.archive.database)
         try:
             yield store
         finally:
@@ -100,7 +100,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     def gatekeeper() -> Any:
         if not guard.host_ok(request.headers.get("Host", "")):
             return _error(403, "unknown Host name: open the workbench at 127.0.0.1 or localhost")
-        if request.path.startswith("/static/") or request.path == "/login":
+        if request.path.startswith("/static/") or request.path in ("/login", "/favicon.ico"):
             return None
         if not guard.authenticated(request.cookies, request.headers):
             if request.path.startswith("/api/"):
@@ -147,6 +147,10 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     @app.get("/static/workbench.css")
     def css() -> Response:
         return Response(assets.CSS, mimetype="text/css")
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)
 
     @app.get("/static/workbench.js")
     def js() -> Response:
