@@ -28,8 +28,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .collect import Collected
 from .collect.endpoints import APIs, EndpointComment, Thread, discover, thread_links
+from .collect.endpoints.base import thread_order
 from .collect.decode import decode_document
-from .collect.model import COMMENT
+from .collect.model import COMMENT, RawLink
 from .fetch import Fetcher
 from .pages import final_body
 
@@ -144,15 +145,20 @@ async def add_platform_comments(
         collected.problem(0, note)
     if not read.answered:
         return collected
-    merge(collected, thread_links(read.comments, page_url))
+    links = thread_links(read.comments, page_url)
+    replies = len(thread_order([comment for comment in read.comments if not comment.body]))
+    if replies:
+        merge(collected, links, replies)
+    else:  # no comment at all (closed, or hidden from the API): the page's own, if any, stay
+        collected.links += _new_body_links(collected, links)
     return collected
 
 
-def merge(collected: Collected, platform_links: list) -> None:  # type: ignore[type-arg]
-    """Replace the HTML's comment links by the platform's; keep its pingbacks after them; add body links."""
+def merge(collected: Collected, platform_links: list[RawLink], replies: int) -> None:
+    """Replace the HTML's comment links by the platform's (``replies`` comments, numbered 1..replies);
+    keep the HTML's pingbacks, numbered after them; add the opening post's body links."""
     comments = [link for link in platform_links if link.where == COMMENT]
-    numbers = [link.comment for link in comments if link.comment is not None]
-    offset = max(numbers, default=0)
+    offset = replies
     kept, pingbacks = [], []
     renumber: dict[int, int] = {}
     for link in collected.links:
@@ -161,6 +167,10 @@ def merge(collected: Collected, platform_links: list) -> None:  # type: ignore[t
         elif link.comment_kind in ("pingback", "trackback") and link.comment is not None:
             number = renumber.setdefault(link.comment, offset + len(renumber) + 1)
             pingbacks.append(replace(link, comment=number, comment_parent=None))
-    body = {link.url for link in kept}
-    added = [link for link in platform_links if link.where != COMMENT and link.url not in body]
-    collected.links = kept + added + comments + pingbacks
+    collected.links = kept + _new_body_links(collected, platform_links) + comments + pingbacks
+
+
+def _new_body_links(collected: Collected, platform_links: list[RawLink]) -> list[RawLink]:
+    """The opening post's links the page's body does not already cite."""
+    body = {link.url for link in collected.links if link.where != COMMENT}
+    return [link for link in platform_links if link.where != COMMENT and link.url not in body]

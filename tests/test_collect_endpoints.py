@@ -164,6 +164,29 @@ def test_a_page_showing_all_its_comments_is_not_asked_again(server: TestServer, 
     assert len(seen) == 3
 
 
+def test_a_platform_that_lists_no_comment_leaves_the_page_comments(
+    server: TestServer, config: Config, tmp_path: Path
+) -> None:
+    page, url = _wordpress(server, "/wp8/", [])
+    _json_route(server, "/wp8/wp-json/wp/v2/comments", lambda q: (200, [], {"X-WP-Total": "0", "X-WP-TotalPages": "0"}))
+    collected = _harvest(config, tmp_path, page, url)
+    assert _comments(collected) == [(1, "Ada", "https://a.example.org/report"),
+                                    (2, "Weekly links", "https://citing.example.net/2023/weekly/")]
+
+
+def test_pingbacks_come_after_every_platform_comment_linked_or_not(
+    server: TestServer, config: Config, tmp_path: Path
+) -> None:
+    page, url = _wordpress(server, "/wp9/", [])
+    rows = [{"id": n, "parent": 0, "author_name": f"R{n}", "date_gmt": "2023-01-01T00:00:00",
+             "content": {"rendered": '<p><a href="https://one.example.org/">one</a></p>' if n == 1 else "<p>no link</p>"}}
+            for n in range(1, 5)]  # fmt: skip
+    _json_route(server, "/wp9/wp-json/wp/v2/comments", lambda q: (200, rows, {"X-WP-TotalPages": "1"}))
+    collected = _harvest(config, tmp_path, page, url)
+    assert _comments(collected) == [(1, "R1", "https://one.example.org/"),
+                                    (5, "Weekly links", "https://citing.example.net/2023/weekly/")]
+
+
 def test_a_rate_limited_platform_is_not_asked_again(server: TestServer, config: Config, tmp_path: Path) -> None:
     seen: list[str] = []
 
