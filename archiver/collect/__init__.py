@@ -9,8 +9,11 @@ what comes back. Modules, one concern each::
     text       collect_text: .txt / .md, with comment sections
     decode     bytes to text (BOM, declared charset, UTF-8, windows-1252); sniffing
     flat       a parsed page as text plus link occurrences in document order
-    comments   reader-comment entries in HTML: number, author, date, chrome
+    comments   reader-comment entries in HTML: number, kind, author, date, parent,
+               permalink, chrome; Q&A answers and pingbacks
     body       which links of a page are in its main text (trafilatura)
+    recall     links of the article container the extractor dropped; source lists
+    endpoints  comment platforms' public endpoints: discovery, JSON, thread order
     filters    links that are not citations; redirect wrappers; [collect] exclude
     html       collect_html: decode, parse, and decide about every link
     dates      comment dates to ISO 8601
