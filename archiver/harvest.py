@@ -1,8 +1,10 @@
 """Collect citations from sources into the store: files, article URLs and feeds.
 
 The extraction itself is pure (``archiver.collect``); this module fetches what
-must be fetched (through the fetch module, with its guards), normalizes every
-URL, drops excluded ones, and records the citations idempotently.
+must be fetched (through the fetch module, with its guards), adds the reader
+comments an article page loads from a comment platform (``archiver.threads``),
+normalizes every URL, drops excluded ones, and records the citations
+idempotently.
 """
 
 from __future__ import annotations
