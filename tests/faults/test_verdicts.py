@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,12 @@ def test_a_cited_301_that_now_lands_on_an_edited_page_is_a_minor_edit(world: Con
 # -- 4. "due" follows the current configuration ----------------------------------------------------
 
 
+def next_second() -> None:
+    """Wait for the clock's next second: captures are stamped to the second, and the archive
+    invariants take two captures of one link in one second for one fetch stored twice."""
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
 def checked_urls(output: str) -> set[str]:
     """The URLs of the per-link lines of `archiver check`'s text output."""
     return {line.split()[1] for line in output.splitlines() if len(line.split()) > 2 and "://" in line.split()[1]}
@@ -142,6 +149,7 @@ def test_changing_the_recheck_intervals_applies_to_links_already_checked(world: 
 
     run("7d", "1d", "snapshot", fine, gone)
     assert "checked 0 link(s)" in run("7d", "1d", "check").output
+    next_second()
     shorter = run("0s", "1d", "check").output  # the ok link is due at once under the new setting
     assert checked_urls(shorter) == {fine}, shorter
     retry = run("7d", "0s", "check").output  # and the failing one under a shorter retry
@@ -169,6 +177,7 @@ def test_a_link_that_died_in_a_check_between_sweeps_is_newly_dead_in_the_next_sw
     first = runner.invoke(cli, ["--config", str(config), "sweep"])
     assert first.exit_code == 0, first.output
     del server.routes["/verdicts/between/dies"]
+    next_second()
     checked = runner.invoke(cli, ["--config", str(config), "check", dies])  # by hand, between the sweeps
     assert checked.exit_code == 0 and "dead" in checked.output, checked.output
     second = runner.invoke(cli, ["--config", str(config), "sweep"])
