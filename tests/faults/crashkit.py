@@ -153,3 +153,27 @@ def kill_and_recover(workdir: Path, config: Path, urls: list[str], rng: random.R
     tally.kills_before_end += 0 < len(before) < len(urls)
     if lost or duplicated:
         tally.notes.append(f"run {tally.runs}: {lost} lost, {duplicated} duplicated; clean run said: {done.stderr[-500:]}")
+
+
+def unrecorded_by_file(archive_dir: Path) -> dict[str, int]:
+    """Response records per WARC file (closed or ``.open``) that the database does not know, read as
+    far as the records are complete."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    conn = sqlite3.connect(f"file:{archive_dir / 'archive.db'}?mode=ro", uri=True)
+    try:
+        known = {(r[0], r[1]) for r in conn.execute("SELECT warc, offset FROM records")}
+    finally:
+        conn.close()
+    found: dict[str, int] = {}
+    for path in sorted((archive_dir / "warcs").glob("*.warc.gz*")):
+        name = path.name.removesuffix(".open")
+        with open(path, "rb") as stream:
+            iterator = ArchiveIterator(stream)
+            try:
+                for record in iterator:
+                    if record.rec_type == "response" and (name, iterator.get_record_offset()) not in known:
+                        found[name] = found.get(name, 0) + 1
+            except Exception:  # noqa: BLE001 - a torn record at the end of a file left open
+                pass
+    return found

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +31,8 @@ from archiver.config import Config
 from archiver.snapshot import snapshot
 
 from ..server import TestServer
-from .crashkit import ARCHIVER, Tally, env, kill_and_recover, page, serve_pages, write_sweep_config
+from .crashkit import (ARCHIVER, Tally, env, kill_and_recover, page, recorded_captures, serve_pages, sweep,
+                       unrecorded_by_file, write_sweep_config)
 from .invariants import assert_archive_consistent, read_records, warcio_check
 
 URLS_PER_HOST = 60  # 3 hosts: 180 URLs, enough for the sweep's fetch worker processes and its batches
@@ -51,9 +55,42 @@ def crash_runs(tmp_path: Path, make_server: Callable[[], TestServer], runs: int,
     return tally
 
 
+@pytest.mark.slow
 def test_kill_9_during_sweeps_loses_and_duplicates_nothing(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
     tally = crash_runs(tmp_path, make_server, 2, seed=1)
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
+
+
+def test_kill_9_after_rotations_before_the_commit(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
+    """The moment of issue 10: killed while batches the database has not recorded span rotated WARC files."""
+    servers = [make_server() for _ in range(3)]
+    urls = serve_pages(servers, URLS_PER_HOST, PAGE_SIZE, "rotation")
+    config = write_sweep_config(tmp_path, urls, warc_max_size=WARC_MAX_SIZE)
+    archive_dir = tmp_path / "archives"
+    warcs, db = archive_dir / "warcs", archive_dir / "archive.db"
+    proc = subprocess.Popen([*ARCHIVER, "--config", str(config), "sweep"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env(), cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not warcs.is_dir() or len(list(warcs.glob("*.warc.gz*"))) < 3:
+            assert time.monotonic() < deadline and proc.poll() is None, "the sweep wrote no WARC files"
+            time.sleep(0.002)
+        blocker = sqlite3.connect(db, timeout=30, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # from now on no batch of the sweep can commit
+        time.sleep(1.5)  # the batch being written rotates on (the sweep gives up on the lock after 30 s)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    spread = unrecorded_by_file(archive_dir)
+    assert len(spread) >= 2, f"no rotation within the unrecorded records ({spread}): the moment was missed"
+    before = recorded_captures(db)
+
+    done = sweep(config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert before <= recorded_captures(db)
+    assert_archive_consistent(archive_dir, captures_per_link=1)
 
 
 @pytest.mark.slow
