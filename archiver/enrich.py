@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .archive import Archive
-from .platforms import endpoint_for, load_providers
+from .platforms import SHELL_WORDS, endpoint_for, load_providers
 from .warc import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,9 @@ def _may_need_render(archive: Archive, link: dict[str, Any]) -> bool:
         return False
     if archive.config.render.mode == "always":
         return True
+    cited = archive.store.text_for(capture["payload_digest"]) if capture["payload_digest"] else None
+    if cited is not None and len(cited["text"].split()) >= SHELL_WORDS:
+        return False  # its main text, extracted at capture, is long enough to judge
     return not reads_as_article(archive.warc_dir, capture["warc"], capture["offset"], capture["length"])
 
 
