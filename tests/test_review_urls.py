@@ -63,3 +63,6 @@ def test_workbench_answers_bad_requests_and_unknown_pages_with_their_status(tmp_
     assert missing.status_code == 404 and missing.json == {"error": "no such page"}
     assert "Content-Security-Policy" in missing.headers
     assert client.get("/", headers={"Host": "attacker.example"}).status_code == 403
+    huge = client.post("/api/decisions", data="x" * 100_000, headers={**local, "Content-Type": "application/json",
+                                                                     "X-CSRF-Token": client.get("/api/session", headers=local).json["csrf"]})
+    assert huge.status_code == 413

@@ -48,6 +48,7 @@ from .urls import COLLECTION
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 500
+MAX_BODY = 64 * 1024  # a decision is a few hundred bytes; larger request bodies are refused (413)
 DECISION_WAIT = 3.0  # seconds a decision waits for a running sweep or check before 409
 
 
@@ -65,6 +66,7 @@ def _error(status: int, message: str) -> Response:
 def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     """The workbench app over ``config``'s archive; replay links point at ``replay_base_url``."""
     app = Flask("archiver.review", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     db_path = config.archive.dir / DB_NAME
     warc_dir = config.archive.dir / "warcs"
     replay_prefix = f"{replay_base_url}{COLLECTION}/"
