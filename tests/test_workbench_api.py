@@ -55,6 +55,11 @@ def test_api_lists_filters_shows_a_link_and_decides(tmp_path: Path, make_server:
         assert {link["url"]: link["review"] for link in listed}[gone].startswith("false-alarm by")
         assert client.get(workbench + "api/decisions").json()["decisions"][0]["note"] == "moved to the archive"
         assert client.get(workbench + "api/links/9999").status_code == 404
+        fresh = news.route("/api/fresh", page("Fresh", prose(103)))
+        run(config, "snapshot", fresh)  # written while serve runs: replays at once (index.cdxj is re-read)
+        fresh_id = client.get(workbench + "api/links", params={"q": "/api/fresh"}).json()["links"][0]["id"]
+        fresh_raw = client.get(workbench + f"api/links/{fresh_id}").json()["captures"][0]["raw"]
+        assert client.get(fresh_raw).status_code == 200
         with ArchiveLock(tmp_path / "archives", what="a sweep in a test"):  # a sweep or check is running
             busy = client.post(workbench + "api/decisions", json={"url": kept, "decision": "ignore"},
                                headers={"X-CSRF-Token": csrf})
