@@ -305,7 +305,7 @@ class Platforms:
         if live_text is not None and len(live_text.split()) >= SHELL_WORDS:
             return "", None
         body = _body(result, 8 * ANSWER_MAX)
-        if b"json+oembed" not in body:
+        if body.find(b"json+oembed", 0, 256 * 1024) < 0:  # the discovery tag is in the head
             return "", None
         from .extract import decode_text
         from .judge import visible_words

@@ -478,4 +478,4 @@ def _may_be_shell(mode: str, result: FetchResult) -> bool:
         body = final_body(result, SHELL_MAX_BYTES * 8)
     except (OSError, ValueError):
         return False
-    return body.count(b"<p") < 8
+    return body.count(b"<p", 0, 96 * 1024) < 8  # (an article's paragraphs start within its first 96 KB)
