@@ -150,3 +150,14 @@ def test_review_refusals_name_the_problem(tmp_path: Path, server: TestServer) ->
     run(config, "review", url, "--false-alarm", code=2)  # excluded: nothing to call a false alarm
     run(config, "review", "--undo", str(rows[0]["id"]))
     assert link_row(tmp_path, url)["state"] == "ok"
+
+
+def test_reports_replay_links_point_at_the_serve_replay_origin(tmp_path: Path, server: TestServer) -> None:
+    url = server.route("/review/replay-links", page("Museum", prose(45)))
+    config = write_config(tmp_path)
+    run(config, "snapshot", url)
+    assert report_link(config, url)["cited_copy"]["replay"].startswith("http://127.0.0.1:8081/archive/")
+    public = write_config(tmp_path, extra='[serve]\npublic_url = "https://review.example.org/"\nport = 9000\n')
+    assert report_link(public, url)["cited_copy"]["replay"].startswith("https://review.example.org:9001/archive/")
+    html = run(public, "report", "--format", "html").output
+    assert "https://review.example.org:9001/archive/" in html
