@@ -212,3 +212,32 @@ def _refuse_except(host: str, check: Any) -> Any:
             return "dns"
 
     return refusal
+
+
+def test_derived_records_pass_warcio_check_and_are_indexed(tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from archiver import warc
+
+    writer = warc.WarcWriter(tmp_path, max_size=10**9)
+    dom = writer.write_derived("conversion", "http://example.com/a", b"<html><p>rendered</p></html>",
+                               "text/html; charset=utf-8", refers_to="<urn:uuid:1>", refers_to_uri="http://example.com/a")
+    shot = writer.write_derived("resource", "urn:screenshot:http://example.com/a", b"\x89PNG\r\n\x1a\n....",
+                                "image/png", refers_to="<urn:uuid:1>", refers_to_uri="http://example.com/a")
+    writer.close()
+    [path] = list(tmp_path.glob("*.warc.gz"))
+    checked = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", str(path)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    records = {r[0]: r[1] for r in [(t, h) for t, h, _ in _read(path)]}
+    assert records["conversion"]["WARC-Refers-To"] == records["resource"]["WARC-Refers-To"] == "<urn:uuid:1>"
+    assert (dom.record_type, shot.record_type) == ("conversion", "resource")
+    index = (tmp_path / "index.cdxj").read_text()
+    assert "urn:screenshot:http://example.com/a" in index and '"mime": "image/png"' in index
+
+
+def _read(path: Any) -> list[Any]:
+    with open(path, "rb") as stream:
+        return [(r.rec_type, dict(r.rec_headers.headers), r.content_stream().read()) for r in ArchiveIterator(stream)]
