@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 
+from . import markup
 from .charsets import decode_declared, header_charset, text_codec
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ class Extracted:
     ``text`` is normalized: NFC, one paragraph per line, single spaces, no
     empty lines, no ad labels. ``fingerprint`` is ``"sha1:<hex>"`` of ``text``,
     so equal fingerprints mean equal main texts. ``heading`` is the first
-    ``<h1>``; ``truncated`` says the HTML was cut at ``MAX_HTML_CHARS``.
+    ``<h1>``; ``truncated`` says the HTML was cut at ``MAX_HTML_CHARS`` or
+    at the element budget of :mod:`archiver.markup`.
     """
 
     title: str | None
@@ -210,9 +212,11 @@ def extract(html: str, url: str | None = None) -> Extracted:
     if isinstance(html, bytes):
         html = decode_text(html, None)
     html, truncated = _bounded(html)
+    html, _ = markup.tame(html)
     tree = _parse(html)
     if tree is None:
         return _result(None, "", None, truncated)
+    truncated = markup.cut(tree) or truncated
     title, heading = _labels(tree)
     return _result(title, _main_text(tree, url), heading, truncated)
 

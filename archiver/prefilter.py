@@ -41,6 +41,8 @@ import unicodedata
 from collections import Counter
 from typing import Any
 
+from . import markup
+
 VERSION = 1
 # Changed visible text outside the box, at most: this share of the main text, and this many characters.
 MAX_OUTSIDE = 0.5
@@ -60,7 +62,7 @@ def _digest(value: str | bytes) -> str:
 def _parse(html: str) -> Any:
     from selectolax.lexbor import LexborHTMLParser  # noqa: PLC0415 - only checks and captures need it
 
-    return LexborHTMLParser(html)
+    return LexborHTMLParser(markup.tame(html)[0])  # lexbor, too, takes n² time for a tag of n attributes
 
 
 def _signature(node: Any) -> tuple[str, str, str]:

@@ -25,6 +25,8 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
+from archiver import markup
+
 from .comments import CommentLayout
 from .flat import FlatPage, Occurrence
 from .model import Collected
@@ -68,15 +70,18 @@ def main_text(root: HtmlElement, flat: FlatPage, layout: CommentLayout, result: 
     """Which link occurrences of a parsed page are in the article's main text."""
     removed = set(layout.removable())
     size = sum(1 for _ in root.iter())
+    texts = markup.load(root)[1]  # trafilatura's time grows faster than the elements carrying text
     body: MainText | None = None
-    if size <= MAX_EXTRACTION_ELEMENTS:
+    if size <= MAX_EXTRACTION_ELEMENTS and texts <= markup.MAX_TEXT_ELEMENTS:
         body = _trafilatura_body(root, flat, removed)
         if body is not None:
             body.elements = drop_kept_chrome(body.elements)
             body.recovered = recover(root, flat.occurrences, body.elements, removed)
             return body
     else:
-        result.problem(0, f"page has {size} elements; main text not extracted, links outside navigation taken as body")
+        many = f"{size} elements" if size > MAX_EXTRACTION_ELEMENTS else \
+            f"more than {markup.MAX_TEXT_ELEMENTS} elements with text"
+        result.problem(0, f"page has {many}; main text not extracted, links outside navigation taken as body")
     body = MainText(None, _fallback_body(flat, removed))
     if size <= MAX_EXTRACTION_ELEMENTS:
         body.recovered = recover(root, flat.occurrences, body.elements, removed)

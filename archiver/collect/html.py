@@ -34,6 +34,8 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
+from archiver import markup
+
 from .body import MainText, main_text
 from .comments import PINGBACK, TRACKBACK, CommentLayout, HtmlComment, find_comments, is_chrome
 from .comments import _is_button  # noqa: PLC2701 - shared with the entry's chrome rule
@@ -163,6 +165,10 @@ def _drop_scripts(text: str) -> str:
 
 
 def _parse(text: str, result: Collected) -> HtmlElement | None:
+    text, floods = markup.tame(text)  # libxml2 takes n² time for a tag with n attributes
+    if floods:
+        result.problem(0, f"{floods} tag(s) with more than {markup.MAX_ATTRIBUTES} attributes: "
+                          "the attributes past that were not read")
     parser = HTMLParser(recover=True, no_network=True, huge_tree=False, remove_blank_text=False)
     try:
         root = document_fromstring(_XML_DECLARATION.sub("", text, count=1), parser=parser)

@@ -9,6 +9,7 @@ that names it, and that the other links of the same run are fine.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,19 @@ def write_config(tmp_path: Path, extra: str = "") -> tuple[str, Path]:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[archive]\ndir = "{archive}"\n[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\n'
-        f'retries = 0\nread_timeout = "5s"\ntotal_timeout = "20s"\n{extra}'
+        f'retries = 0\nread_timeout = "5s"\ntotal_timeout = "20s"\n[external]\nlookup = false\n{extra}'
     )
     return str(path), archive
 
 
 def run(config: str, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--config", config, *args])
+
+
+def cpu() -> float:
+    """CPU seconds of this process and its waited-for children (extraction workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 # -- 5. a declared charset that is no text encoding -----------------------------------------------
@@ -87,16 +94,16 @@ def test_check_judges_pages_declaring_non_text_charsets(server: TestServer, tmp_
     good = server.route("/hostile/check/good", good_page("good"))
     assert run(config, "snapshot", *pages.values(), good).exit_code == 0
     time.sleep(1.1)  # captures are timed to the second; the invariants tell fetches apart by their time
-    # new bytes, same text: the checker must extract both the cited copy and the live page
+    # a one-word edit: the checker decodes and extracts the live page (the cited copy was at capture)
     for path in [f"/hostile/check/{label}" for label in BAD_CHARSETS] + ["/hostile/check/good"]:
         route = server.routes[path]
-        route.body = route.body.replace(b"</body>", b"<!-- v2 --></body>")
+        route.body = route.body.replace(b"checked twice", b"checked three times")
     result = run(config, "check", "--all", "--format", "json")
     assert result.exit_code == 0, result.output
     outcomes = {o["url"]: o for o in json.loads(result.stdout)}
     assert len(outcomes) == len(pages) + 1
     for url in [*pages.values(), good]:
-        assert (outcomes[url]["state"], outcomes[url]["reason"]) == ("ok", "unchanged"), outcomes[url]
+        assert (outcomes[url]["state"], outcomes[url]["reason"]) == ("ok", "minor-edit"), outcomes[url]
     assert_archive_consistent(archive)
     # and a later check of the same links works as well (nothing left due and broken)
     again = run(config, "check", "--all")
@@ -193,3 +200,49 @@ def test_sitemaps_nested_without_end_stop_at_the_depth_limit(server: TestServer,
     assert "sitemaps nested more than 3 levels deep" in result.stderr
     assert server.routes["/hostile/deep/index.xml"].hits <= 4
 
+
+
+# -- 8. markup that costs the parser minutes ---------------------------------------------------------
+
+
+def attribute_flood(slug: str, attributes: int = 100_000) -> str:
+    """A page whose article holds one <div> with ``attributes`` attributes (0.9 MB)."""
+    flood = " ".join(f"a{i}=x" for i in range(attributes))
+    return good_page(slug).replace("<article>", f"<article><div {flood}>flood</div>")
+
+
+def inline_flood(slug: str, spans: int = 40_000) -> str:
+    """A page whose article ends with one paragraph of ``spans`` inline elements (0.6 MB)."""
+    return good_page(slug).replace("</article>", "<p>" + "<span>w</span>" * spans + "</p></article>")
+
+
+@pytest.mark.slow
+def test_markup_floods_cost_seconds_not_minutes(server: TestServer, tmp_path: Path) -> None:
+    config, archive = write_config(tmp_path)
+    pages = {
+        "attributes": server.route("/hostile/flood/attributes", attribute_flood("flood-attributes")),
+        "inline": server.route("/hostile/flood/inline", inline_flood("flood-inline")),
+        "good": server.route("/hostile/flood/good", good_page("flood-good")),
+    }
+    started = cpu()  # CPU, not wall time: a loaded machine must not fail the test
+    result = run(config, "collect", "--format", "json", *pages.values())
+    seconds = cpu() - started
+    assert result.exit_code == 0, result.output
+    cited = {c["source"]: c["url"] for c in json.loads(result.stdout)}
+    assert cited == {url: f"https://cited.example/flood-{name}/report" for name, url in pages.items()}
+    assert "1 tag(s) with more than 256 attributes: the attributes past that were not read" in result.stderr
+    assert seconds < 20, f"collect took {seconds:.1f}s of CPU"
+
+    assert run(config, "snapshot", *pages.values()).exit_code == 0
+    time.sleep(1.1)  # captures are timed to the second; the invariants tell fetches apart by their time
+    for path in ("/hostile/flood/attributes", "/hostile/flood/inline", "/hostile/flood/good"):
+        route = server.routes[path]
+        route.body = route.body.replace(b"checked twice", b"checked three times")  # a minor edit: extracted
+    started = cpu()
+    result = run(config, "check", "--all", "--format", "json")
+    seconds = cpu() - started
+    assert result.exit_code == 0, result.output
+    outcomes = {o["url"]: o for o in json.loads(result.stdout)}
+    assert {url: outcomes[url]["state"] for url in pages.values()} == dict.fromkeys(pages.values(), "ok")
+    assert seconds < 20, f"check took {seconds:.1f}s of CPU"
+    assert_archive_consistent(archive)
