@@ -81,7 +81,7 @@ class Archive:
     def __enter__(self) -> Archive:
         self._lock.acquire()
         try:
-            self.store = Store.open(self.dir)
+            self.store = Store.open(self.dir, self.config.archive.database)
             self.warc_dir.mkdir(parents=True, exist_ok=True)
             for stale in self.dir.glob("fetch-*"):  # bodies in flight when a run was killed
                 shutil.rmtree(stale, ignore_errors=True)
@@ -121,8 +121,10 @@ class Archive:
         copy, so they are never deleted. Then ``warc.repair`` closes what is left
         and the index is brought up to date.
         """
+        # on a PostgreSQL archive, workers' files (``WORKER-<id>-...``, archiver.worker) are theirs to recover
+        prefix = "ARCHIVER-" if self.config.archive.database else ""
         try:
-            kept = warc.set_aside_unrecorded(self.warc_dir, self.store.recorded_end)
+            kept = warc.set_aside_unrecorded(self.warc_dir, self.store.recorded_end, prefix)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DiskFull(self.warc_dir, "cannot set aside the unrecorded WARC records of an interrupted "
@@ -139,7 +141,7 @@ class Archive:
                 log.warning("%s: kept %d record(s) written after the last database commit of an interrupted "
                             "run in %s; their links are fetched again", item.source, item.records, where)
         self.orphaned += kept
-        repaired = warc.repair(self.warc_dir)
+        repaired = warc.repair(self.warc_dir, prefix)
         self.repaired += repaired
         if repaired:
             self._update_index()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -149,6 +149,13 @@ class PgDatabase:
                 yield
         finally:
             self._depth -= 1
+
+    def copy_rows(self, table: str, columns: list[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk-load ``rows`` into ``table`` (COPY; inside the caller's transaction)."""
+        names = ", ".join('"offset"' if column == "offset" else column for column in columns)
+        with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(_plain(row))
 
     def close(self) -> None:
         self._conn.close()

@@ -34,12 +34,14 @@ Serving the archive with pywb, either way:
 
 from __future__ import annotations
 
+import fcntl
 import heapq
 import io
 import json
 import os
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -168,10 +170,23 @@ def http_line(*, url: str, date: str, rec_type: str, head: bytes, digest: str,
     return f"{_url_key(url)} {stamp} {json.dumps(fields)}"
 
 
+@contextmanager
+def _index_lock(directory: Path) -> Iterator[None]:
+    """The index's own lock: the workers of a PostgreSQL archive (SPEC §11) close their WARC files
+    into one ``warcs/`` directory, each merging into ``index.cdxj`` (read, merge, replace) in turn."""
+    fd = os.open(Path(directory) / (INDEX_NAME + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def add_lines(directory: Path, lines: Iterable[str]) -> None:
     """Merge ``lines`` (sorted, e.g. one closed WARC's) into ``index.cdxj``, atomically."""
     index = Path(directory) / INDEX_NAME
-    _replace(index, heapq.merge(_lines(index), lines))
+    with _index_lock(directory):
+        _replace(index, heapq.merge(_lines(index), lines))
 
 
 def update_index(directory: Path) -> list[Path]:
@@ -185,11 +200,12 @@ def update_index(directory: Path) -> list[Path]:
     """
     directory = Path(directory)
     index = directory / INDEX_NAME
-    known = {_filename(line) for line in _lines(index)}
-    new = sorted(p for p in directory.glob("*.warc.gz") if p.name not in known)
-    lines = sorted(line for path in new for line in index_file(path))
-    if lines:
-        _replace(index, heapq.merge(_lines(index), lines))
+    with _index_lock(directory):
+        known = {_filename(line) for line in _lines(index)}
+        new = sorted(p for p in directory.glob("*.warc.gz") if p.name not in known)
+        lines = sorted(line for path in new for line in index_file(path))
+        if lines:
+            _replace(index, heapq.merge(_lines(index), lines))
     return new
 
 

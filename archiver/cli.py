@@ -276,9 +276,9 @@ def links(ctx: click.Context, url: str | None, state: str | None, fmt: str, meme
     if state and state not in {s.value for s in State}:
         raise click.BadParameter(f"unknown state {state!r}", param_hint="--state")
     db_path = config.archive.dir / "archive.db"
-    if not db_path.exists():
+    if not config.archive.database and not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver snapshot` or `archiver sweep`)")
-    with Store(db_path) as store:
+    with Store.open(config.archive.dir, config.archive.database) as store:
         if fmt == "robust-links":
             _print_robust_links(store, config, url, state, memento)
             return
@@ -549,9 +549,9 @@ def diff(ctx: click.Context, url: str, against: str) -> None:
 
     config = get_config(ctx)
     db_path = config.archive.dir / DB_NAME
-    if not db_path.exists():
+    if not config.archive.database and not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet")
-    with Store(db_path) as store, tempfile.TemporaryDirectory() as temp:
+    with Store.open(config.archive.dir, config.archive.database) as store, tempfile.TemporaryDirectory() as temp:
         result = asyncio.run(diff_live(store, config.archive.dir / WARC_DIR, config, normalize_url(url), against,
                                        Path(temp)))
     click.echo(f"similarity {result.similarity:.3f} ({against} copy of {result.captured_at} vs live, "
@@ -594,9 +594,9 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
         if Path(output).is_dir():
             raise click.BadParameter(f"{output} is a directory; give a file name", param_hint="-o/--output")
     moment = parse_since(since) if since else None
-    if not db_path.exists():
+    if not config.archive.database and not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver sweep` first)")
-    with Store(db_path) as store:
+    with Store.open(config.archive.dir, config.archive.database) as store:
         data = build_report(store, since=moment, replay_base=replay_base(config.serve))
         write_report(data, fmt, Path(output) if output else sys.stdout)
     if output:
@@ -661,13 +661,13 @@ def export(ctx: click.Context, wacz_path: str, states: tuple[str, ...], since: s
     except OverflowError:
         raise click.BadParameter(f"{since} reaches back further than any date", param_hint="--since") from None
     db_path = config.archive.dir / DB_NAME
-    if not db_path.exists():
+    if not config.archive.database and not db_path.exists():
         raise ArchiverError(f"{config.archive.dir}: no archive here yet (run `archiver snapshot` or `archiver sweep`)")
     selection = Selection(states=wanted_states, since=moment, sources=sources,
                           urls=tuple(normalize_url(url) for url in urls))
     from .archive import WARC_DIR
 
-    with Store(db_path) as store, StageProgress() as progress:
+    with Store.open(config.archive.dir, config.archive.database) as store, StageProgress() as progress:
         summary = export_wacz(store, config.archive.dir / WARC_DIR, target, selection, title=title,
                               progress=progress)
     if not ctx.obj.get("quiet"):
@@ -695,6 +695,105 @@ def schedule(ctx: click.Context) -> None:
 
     config = get_config(ctx)
     run_schedule(config, report_writer=_report_writer(config))
+
+
+# -- workers (SPEC §11) ---------------------------------------------------------
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Stop when no due work is left (default: poll for more, forever).")
+@click.option("--poll", type=click.FloatRange(min=0.1), default=30.0, show_default=True, metavar="SECONDS",
+              help="Seconds between looks for new due work.")
+@click.option("--lease", type=click.FloatRange(min=1.0), default=60.0, show_default=True, metavar="SECONDS",
+              help="How long a claim on a host lasts unless renewed; a dead worker's hosts wait this long.")
+@click.option("--hosts", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Hosts claimed at a time (default: [fetch] concurrency / per_host_concurrency).")
+@click.option("--id", "worker_id", default="", metavar="ID", help="This worker's id (default: a new random one).")
+@click.pass_context
+@handle_errors
+def worker(ctx: click.Context, once: bool, poll: float, lease: float, hosts: int, worker_id: str) -> None:
+    """One of many sweep workers sharing a PostgreSQL archive (SPEC §11).
+
+    Claims hosts with due work, captures their new links, checks their due
+    ones, writes its own WARC files under the archive's warcs/ directory and
+    records them in the database. Start as many as you like, on as many
+    machines as share the archive directory and reach the database; `archiver
+    sweep` then only collects and writes reports. SIGINT or SIGTERM stops it,
+    releasing its hosts; a killed worker's hosts are taken over when its
+    leases expire.
+
+    \b
+    Examples:
+      archiver worker                 # forever, polling every 30 s
+      archiver worker --once          # until nothing is due
+    """
+    from .worker import WorkerOptions, run_worker
+
+    config = get_config(ctx)
+    quiet = ctx.obj.get("quiet")
+    stats = run_worker(config, WorkerOptions(once=once, poll=poll, lease=lease, hosts=hosts, worker_id=worker_id),
+                       on_event=None if quiet else (lambda message: click.echo(message, err=True)))
+    if not quiet:
+        click.echo(f"{stats.captures} capture(s), {stats.checks} check(s) on {len(stats.hosts)} host(s)")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@handle_errors
+def workers(ctx: click.Context, fmt: str) -> None:
+    """The workers of a PostgreSQL archive: id, machine, leases, last beat, captures per minute.
+
+    A worker silent for more than 120 s is shown as gone; a lease past its
+    expiry (its worker died) is listed until another worker takes the host.
+    """
+    from .worker import worker_table
+
+    rows, stale = worker_table(get_config(ctx))
+    if fmt == "json":
+        click.echo(json.dumps({"workers": rows, "stale_leases": stale}, indent=2))
+        return
+    if not rows:
+        click.echo("no workers")
+    for row in rows:
+        state = "alive" if row["alive"] else f"gone (silent {row['seconds_since_beat']:g}s)"
+        click.echo(f"{row['id']}  {row['machine']} pid {row['pid']}  {state}  leases {row['leases']}  "
+                   f"last beat {row['last_beat']}  {row['captures_per_minute']:g}/min  "
+                   f"({row['captures']} captures, {row['checks']} checks)")
+    for lease in stale:
+        click.echo(f"stale lease: {lease['host']} held by {lease['worker']} (expired {lease['expires_at']})")
+
+
+@cli.command()
+@click.option("--to", "target", required=True, metavar="URL", help="The PostgreSQL database: postgresql://...")
+@click.pass_context
+@handle_errors
+def migrate(ctx: click.Context, target: str) -> None:
+    """Copy this SQLite archive's database into a new PostgreSQL database (SPEC §11).
+
+    Every table is copied in one transaction and its rows counted on both
+    sides. The WARC files stay where they are. Then set [archive] database
+    to the URL in config.toml.
+
+    \b
+    Example:
+      archiver migrate --to postgresql://archiver@db.example/archive
+    """
+    from .store import DB_NAME, Store
+
+    config = get_config(ctx)
+    if not target.startswith(("postgresql:", "postgres:")):
+        raise click.BadParameter("expected a postgresql://... URL", param_hint="--to")
+    if config.archive.database:
+        raise ArchiverError("[archive] database is already set: migrate copies an SQLite archive (archive.db)")
+    db_path = config.archive.dir / DB_NAME
+    if not db_path.exists():
+        raise ArchiverError(f"{config.archive.dir}: no archive here yet")
+    with open_archive(ctx, config, "migrate") as archive, Store.open(config.archive.dir, target) as into:
+        counts = archive.store.copy_into(into)
+    if not ctx.obj.get("quiet"):
+        click.echo(", ".join(f"{table} {n}" for table, n in counts.items()))
+        click.echo(f"copied and counted; now set [archive] database = \"{into.where}\" in config.toml")
 
 
 # -- review ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +48,7 @@ DB_NAME = "archive.db"
 IGNORED = "ignored"  # the reason of a link a reviewer ignores (state excluded)
 
 
-_KEYED_BY_NAME = frozenset({"sources", "texts"})  # tables without an ``id`` column
+_KEYED_BY_NAME = frozenset({"sources", "texts", "workers", "host_leases"})  # no integer ``id`` column
 
 
 def _safe_url(url: str) -> str:
@@ -67,6 +67,11 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """``2026-11-28T03:12:09Z`` (UTC, second precision)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(moment: datetime) -> str:
+    """``2026-11-28T03:12:09.123Z`` (UTC, millisecond precision; sorts as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_iso(text: str) -> datetime:
@@ -347,7 +352,35 @@ def _migrate_text_sketch(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE texts ADD COLUMN sketch TEXT")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance, _migrate_text_sketch]
+_WORKERS = """
+CREATE TABLE workers (
+    id TEXT PRIMARY KEY,                -- the worker's id, in its WARC files' names
+    machine TEXT NOT NULL,
+    pid INTEGER,
+    started_at TEXT NOT NULL,
+    last_beat TEXT NOT NULL,            -- renewed while it works; a worker silent past its lease is gone
+    stopped_at TEXT,
+    captures INTEGER NOT NULL DEFAULT 0,
+    checks INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE host_leases (
+    host TEXT PRIMARY KEY,              -- work is claimed by host: politeness holds across workers
+    worker TEXT,                        -- NULL: free
+    expires_at TEXT,                    -- renewed while the worker works; past it, another may take the host
+    claimed_at TEXT,
+    released_at TEXT                    -- the host is not claimed again before [fetch] per_host_delay after
+);
+CREATE INDEX host_leases_worker ON host_leases(worker);
+CREATE INDEX links_host ON links(host)
+"""
+
+
+def _migrate_workers(db: sqlite_utils.Database) -> None:
+    """`archiver worker` (SPEC §11): workers' heartbeats and their leases on hosts."""
+    _run_ddl(db, _WORKERS)
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance, _migrate_text_sketch, _migrate_workers]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -1035,3 +1068,147 @@ class Store:
             "(SELECT max(id) FROM state_changes WHERE at < ? GROUP BY link_id)", [iso(moment)],
         )
         return {int(link_id): str(state) for link_id, state in rows}
+
+    # -- workers (SPEC §11; archiver.worker): heartbeats and host leases. Lease times are the
+    # workers' clocks, in milliseconds (``iso_ms``): keep the machines' clocks in sync (NTP).
+
+    def register_worker(self, worker_id: str, machine: str, pid: int, now: datetime) -> None:
+        with self.atomic():
+            self._insert("workers", {"id": worker_id, "machine": machine, "pid": pid, "started_at": iso_ms(now),
+                                     "last_beat": iso_ms(now)})
+
+    def beat(self, worker_id: str, now: datetime, lease_until: datetime, *, captures: int, checks: int) -> int:
+        """Renew this worker's heartbeat and leases; returns the leases it holds."""
+        with self.atomic():
+            self.db.execute("UPDATE workers SET last_beat = ?, captures = ?, checks = ? WHERE id = ?",
+                            [iso_ms(now), captures, checks, worker_id])
+            cursor = self.db.execute("UPDATE host_leases SET expires_at = ? WHERE worker = ? AND expires_at >= ?",
+                                     [iso_ms(lease_until), worker_id, iso_ms(now)])
+            return int(cursor.rowcount or 0)
+
+    def stop_worker(self, worker_id: str, now: datetime) -> None:
+        with self.atomic():
+            self.db.execute("UPDATE host_leases SET worker = NULL, expires_at = NULL, released_at = ? "
+                            "WHERE worker = ?", [iso_ms(now), worker_id])
+            self.db.execute("UPDATE workers SET stopped_at = ?, last_beat = ? WHERE id = ?",
+                            [iso_ms(now), iso_ms(now), worker_id])
+
+    @staticmethod
+    def _due_clause(cutoffs: Mapping[str, datetime]) -> tuple[str, list[Any]]:
+        """Links (alias ``l``) with work due: never captured nor judged (new), or due for a check."""
+        parts = ["(l.cited_capture_id IS NULL AND l.last_checked IS NULL "
+                 "AND NOT (l.state = 'excluded' AND l.reason = 'ignored'))"]
+        params: list[Any] = []
+        if cutoffs:
+            parts.append(f"(l.state IN ({','.join('?' * len(cutoffs))}) AND l.last_checked IS NULL)")
+            params += list(cutoffs)
+            for state, cutoff in cutoffs.items():
+                parts.append("(l.state = ? AND l.last_checked <= ?)")
+                params += [state, iso(cutoff)]
+        return "(" + " OR ".join(parts) + ")", params
+
+    def claim_hosts(self, worker_id: str, cutoffs: Mapping[str, datetime], *, limit: int, now: datetime,
+                    lease_until: datetime, released_before: datetime) -> list[str]:
+        """Lease up to ``limit`` hosts with due work that no live worker holds (``FOR UPDATE SKIP LOCKED``
+        on PostgreSQL: workers claiming at once never wait for, nor take, each other's hosts)."""
+        due, params = self._due_clause(cutoffs)
+        with self.atomic():
+            self.db.execute(  # a lease row for every host (cheap once there: an index lookup per host)
+                "INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
+                "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
+            rows = self.db.execute(
+                "SELECT h.host FROM host_leases h WHERE (h.worker IS NULL OR h.expires_at < ?) "
+                "AND (h.released_at IS NULL OR h.released_at <= ?) "
+                f"AND EXISTS (SELECT 1 FROM links l WHERE l.host = h.host AND {due}) ORDER BY h.host LIMIT ?"
+                + (" FOR UPDATE OF h SKIP LOCKED" if self.postgres else ""),
+                [iso_ms(now), iso_ms(released_before), *params, limit]).fetchall()
+            hosts = [str(row[0]) for row in rows]
+            for host in hosts:
+                self.db.execute("UPDATE host_leases SET worker = ?, expires_at = ?, claimed_at = ? WHERE host = ?",
+                                [worker_id, iso_ms(lease_until), iso_ms(now), host])
+        return hosts
+
+    def release_hosts(self, worker_id: str, hosts: Iterable[str], now: datetime) -> None:
+        with self.atomic():
+            for host in hosts:
+                self.db.execute("UPDATE host_leases SET worker = NULL, expires_at = NULL, released_at = ? "
+                                "WHERE host = ? AND worker = ?", [iso_ms(now), host, worker_id])
+
+    def work_on_hosts(self, hosts: Iterable[str], cutoffs: Mapping[str, datetime]
+                      ) -> tuple[list[tuple[int, str]], list[dict[str, Any]]]:
+        """The due work on ``hosts``: (id, url) of the new links to capture, and the links due for a check."""
+        wanted = list(hosts)
+        if not wanted:
+            return [], []
+        due, params = self._due_clause(cutoffs)
+        marks = ",".join("?" * len(wanted))
+        rows = list(self._rows(f"SELECT l.* FROM links l WHERE l.host IN ({marks}) AND {due} ORDER BY l.id",
+                               [*wanted, *params]))
+        new = [(int(row["id"]), str(row["url"])) for row in rows
+               if row["cited_capture_id"] is None and row["last_checked"] is None
+               and not (row["state"] == "excluded" and row["reason"] == IGNORED)]
+        fresh = {link_id for link_id, _ in new}
+        return new, [row for row in rows if row["id"] not in fresh]
+
+    def due_link_hosts(self, cutoffs: Mapping[str, datetime]) -> dict[int, str]:
+        """Every link with work due: its id and host."""
+        due, params = self._due_clause(cutoffs)
+        return {int(row[0]): str(row[1]) for row in
+                self.db.execute(f"SELECT l.id, l.host FROM links l WHERE {due}", params).fetchall()}
+
+    def live_workers(self, now: datetime, stale_after: float) -> int:
+        """Workers heard from within ``stale_after`` seconds and not stopped."""
+        since = iso_ms(now - timedelta(seconds=stale_after))
+        row = self.db.execute("SELECT count(*) FROM workers WHERE stopped_at IS NULL AND last_beat >= ?",
+                              [since]).fetchone()
+        return int(row[0])
+
+    def worker_rows(self) -> list[dict[str, Any]]:
+        """Every worker not stopped, and every worker holding a lease, with its lease counts."""
+        return list(self._rows(
+            "SELECT w.*, (SELECT count(*) FROM host_leases h WHERE h.worker = w.id) AS leases, "
+            "(SELECT min(h.expires_at) FROM host_leases h WHERE h.worker = w.id) AS lease_expires "
+            "FROM workers w WHERE w.stopped_at IS NULL OR EXISTS (SELECT 1 FROM host_leases h "
+            "WHERE h.worker = w.id) ORDER BY w.started_at, w.id"))
+
+    def stale_leases(self, now: datetime) -> list[dict[str, Any]]:
+        """Leases past their expiry whose worker has not released them (it died): hosts waiting for another."""
+        return list(self._rows("SELECT host, worker, expires_at, claimed_at FROM host_leases "
+                               "WHERE worker IS NOT NULL AND expires_at < ? ORDER BY host", [iso_ms(now)]))
+
+    # -- copying an archive's database (`archiver migrate`, SPEC §11)
+
+    COPY_ORDER = ("links", "sources", "captures", "records", "citations", "texts", "checks", "sweeps",
+                  "decisions", "alternatives", "submissions", "state_changes", "workers", "host_leases")
+
+    def table_counts(self) -> dict[str, int]:
+        return {table: int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                for table in self.COPY_ORDER}
+
+    def copy_into(self, target: Store) -> dict[str, int]:
+        """Copy every row of this (SQLite) archive into ``target`` (a new, empty PostgreSQL archive of the
+        same schema version) in one transaction, ids kept; returns the rows per table, verified by counting
+        both sides. The state log is copied as it is (the target's triggers do not add to it meanwhile)."""
+        if not target.postgres:
+            raise StoreError("the target of a copy is a PostgreSQL database")
+        if target.version != self.version:
+            raise StoreError(f"{target.where}: schema version {target.version}, this archive's is {self.version}")
+        if any(target.table_counts().values()):
+            raise StoreError(f"{target.where}: not empty; copy into a new database")
+        assert isinstance(target.db, PgDatabase)
+        counts = self.table_counts()
+        with target.atomic():
+            target.db.execute("ALTER TABLE links DISABLE TRIGGER USER")
+            for table in self.COPY_ORDER:
+                cursor = self.db.conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+                columns = [column[0] for column in cursor.description]
+                target.db.copy_rows(table, columns, cursor)
+                if table not in _KEYED_BY_NAME:
+                    target.db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                      f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
+            target.db.execute("ALTER TABLE links ENABLE TRIGGER USER")
+            copied = target.table_counts()
+            if copied != counts:
+                wrong = ", ".join(f"{t} {counts[t]} -> {copied[t]}" for t in counts if counts[t] != copied[t])
+                raise StoreError(f"the copy does not match the archive ({wrong}); nothing was copied")
+        return copied

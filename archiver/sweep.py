@@ -154,6 +154,16 @@ def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | Non
     asyncio.run(check_links(archive, due, on_done=checked))
 
 
+WORKER_ALIVE = 120.0  # seconds: a worker heard from within this is alive (its heartbeat is a third of its lease)
+
+
+def _workers_alive(archive: Archive) -> int:
+    """`archiver worker` processes alive on this (PostgreSQL) archive: 0 on SQLite, where there are none."""
+    if not archive.store.postgres:
+        return 0
+    return archive.store.live_workers(utcnow(), WORKER_ALIVE)
+
+
 def sweep(archive: Archive, *, progress: Progress | None = None,
           write_reports: Callable[[Archive, datetime], list[Path]] | None = None) -> SweepSummary:
     """One full sweep over an open archive."""
@@ -182,14 +192,18 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
             "  or capture single pages with `archiver snapshot URL`"
         )
     stage("collect")
-    just_captured = _capture_new(archive, summary, progress)
-    stage("capture")
-    _check_due(archive, summary, progress, skip=just_captured)
-    stage("check")
+    workers = _workers_alive(archive)
+    if workers:  # a PostgreSQL archive's workers capture and check (SPEC §11); this sweep collects and reports
+        summary.notes.append(f"{workers} `archiver worker` process(es) alive: capture and check are theirs")
+        just_captured: set[int] = set()
+    else:
+        just_captured = _capture_new(archive, summary, progress)
+        stage("capture")
+        _check_due(archive, summary, progress, skip=just_captured)
+        stage("check")
     from .export.spn import submit_new_links
 
     summary.problems += submit_new_links(archive, just_captured)  # Save Page Now, when [external] submit = true
-
     summary.states = archive.store.count_by_state()
     summary.seconds = time.monotonic() - started
     archive.store.finish_sweep(sweep_id, summary.as_dict())

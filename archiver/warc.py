@@ -670,7 +670,7 @@ class SetAside:
     whole_file: bool  # True: the database knew nothing of the file (emptied or replaced database)
 
 
-def set_aside_unrecorded(directory: Path, recorded_end: Callable[[str], int]) -> list[SetAside]:
+def set_aside_unrecorded(directory: Path, recorded_end: Callable[[str], int], prefix: str = "") -> list[SetAside]:
     """Move the complete records of each ``.open`` file that the database does not know to ``orphaned/``.
 
     ``recorded_end(name)`` is where the last record the database knows in file
@@ -685,7 +685,7 @@ def set_aside_unrecorded(directory: Path, recorded_end: Callable[[str], int]) ->
     """
     directory = Path(directory)
     kept = []
-    for path in sorted(directory.glob(f"*.warc.gz{OPEN_SUFFIX}")):
+    for path in sorted(directory.glob(f"{prefix}*.warc.gz{OPEN_SUFFIX}")):
         name = path.name.removesuffix(OPEN_SUFFIX)
         end = recorded_end(name)
         with open(path, "r+b") as f:
@@ -758,7 +758,7 @@ def _copy_range(f: BinaryIO, start: int, end: int, target: Path) -> None:
         raise
 
 
-def repair(directory: Path) -> list[Path]:
+def repair(directory: Path, prefix: str = "") -> list[Path]:
     """Close every ``*.warc.gz.open`` file left by a crash; return the repaired files.
 
     Each is cut back to its last gzip member that holds one complete WARC record and
@@ -766,7 +766,7 @@ def repair(directory: Path) -> list[Path]:
     under the archive lock, never while a writer of this archive is open.
     """
     repaired = []
-    for path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
+    for path in sorted(Path(directory).glob(f"{prefix}*.warc.gz{OPEN_SUFFIX}")):
         with open(path, "r+b") as f:
             good = _complete_prefix(f)
             if good < os.fstat(f.fileno()).st_size:

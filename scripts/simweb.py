@@ -407,6 +407,9 @@ class Server:
         self.cache: OrderedDict[tuple[str, bool], bytes] = OrderedDict()
         self.version = 0
         self.rng = random.Random()
+        # SIMWEB_LOG=path: one line per answered request, "start end ip method target" (seconds since the epoch)
+        log = os.environ.get("SIMWEB_LOG")
+        self.log = open(log, "a", buffering=1, encoding="utf-8") if log else None  # noqa: SIM115
 
     # state
 
@@ -570,6 +573,7 @@ class Server:
         self.host_hits[ip] += 1
         self.inflight[ip] += 1
         self.max_inflight[ip] = max(self.max_inflight[ip], self.inflight[ip])
+        started = time.time()
         try:
             await asyncio.sleep(self.latency(ip))
             answer = self.answer(ip, method, target, headers)
@@ -579,6 +583,8 @@ class Server:
             self.statuses[answer.status] += 1
             writer.write(self.encode(answer, method, headers, keep_alive, self.world.route_key(ip, target)))
             await writer.drain()
+            if self.log is not None:
+                self.log.write(f"{started:.6f} {time.time():.6f} {ip} {method} {target}\n")
         finally:
             self.inflight[ip] -= 1
         return keep_alive
@@ -705,7 +711,8 @@ class SimWeb:
     """Runs a :class:`World` in a server process; ``update()`` applies changes to it."""
 
     def __init__(self, world: World, workdir: Path, *, port: int = 0, port_each: bool = False,
-                 corpus: Path = CORPUS) -> None:
+                 corpus: Path = CORPUS, log: Path | None = None) -> None:
+        self.log = log  # every answered request, one line each (see Server.log)
         self.world = world
         self.workdir = Path(workdir)
         self.state_path = self.workdir / "simweb-state.json"
@@ -734,7 +741,8 @@ class SimWeb:
                    "--corpus", str(self.corpus), "--port", str(self.port), "--parent", str(os.getpid())]
         if self.port_each:
             command.append("--port-each")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
+        env = {**os.environ, "SIMWEB_LOG": str(self.log)} if self.log else None
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True, env=env)
         try:
             ready = json.loads(self._read_line(timeout))
         except BaseException:

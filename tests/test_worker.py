@@ -1,0 +1,177 @@
+"""`archiver worker` on a PostgreSQL archive (SPEC §11): many workers, one frontier, real processes.
+
+Three worker processes capture a simulated web of many hosts: every link once, per-host limits
+held across workers (the server's own request log), then one worker is killed with SIGKILL mid-round
+and the others take its hosts over when its leases expire: nothing lost, nothing recorded twice,
+every WARC file valid, the CDXJ index consistent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from archiver.collect.normalize import normalize_url
+from archiver.store import CitationInput, Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SIMWEB = ROOT / "scripts" / "simweb.py"
+PER_HOST_DELAY = 0.15
+
+
+def _simweb() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("simweb", SIMWEB)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["simweb"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config(path: Path, archive: Path, database: str) -> Path:
+    path.write_text(
+        f'[archive]\ndir = {json.dumps(str(archive))}\ndatabase = {json.dumps(database)}\n\n'
+        '[fetch]\nallow_private_networks = true\nper_host_concurrency = 1\n'
+        f'per_host_delay = "{PER_HOST_DELAY}s"\nretries = 0\nconnect_timeout = "3s"\nread_timeout = "3s"\n\n'
+        '[external]\narchives = []\nlookup = false\nsubmit = false\n'
+    )
+    return path
+
+
+def _cite(archive: Path, database: str, urls: list[str]) -> None:
+    with Store.open(archive, database) as store:
+        store.add_citations("articles/a.html", [CitationInput(url=normalize_url(u), url_as_written=u,
+                                                              source="articles/a.html", place="body") for u in urls])
+
+
+def _workers(config: Path, count: int, *extra: str) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(config), "worker", "--once",
+                              "--hosts", "2", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(count)]
+
+
+def _log(path: Path) -> list[tuple[float, float, str, str]]:
+    rows = []
+    for line in path.read_text().splitlines():
+        start, end, ip, _method, target = line.split(" ", 4)
+        if target != "/robots.txt":
+            rows.append((float(start), float(end), ip, target))
+    return rows
+
+
+def _assert_polite(log: list[tuple[float, float, str, str]], worker_of: dict[str, str]) -> int:
+    """Across workers: one request at a time per host (per_host_concurrency = 1), and a host handed from
+    one worker to another only PER_HOST_DELAY after the last request (within one worker, spacing is the
+    fetcher's, tested with it)."""
+    by_host: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    for start, end, ip, target in log:
+        by_host[ip].append((start, end, worker_of.get(target, "?")))
+    handovers = 0
+    for ip, spans in by_host.items():
+        spans.sort()
+        for (_, end, worker), (next_start, _, next_worker) in zip(spans, spans[1:], strict=False):
+            assert next_start >= end - 0.005, f"{ip}: two requests at once"
+            if worker != next_worker:
+                handovers += 1
+                assert next_start - end >= PER_HOST_DELAY - 0.01, f"{ip}: handed over {next_start - end:.3f}s after"
+    return handovers  # requests to a host by another worker than the one before
+
+
+def _worker_of(captures: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """The worker that wrote each path's capture (its id is in the WARC file's name)."""
+    return {"/" + url.split("/", 3)[3]: rows[-1]["warc"].split("-")[1] for url, rows in captures.items() if rows}
+
+
+def _captures(archive: Path, database: str) -> dict[str, list[dict[str, Any]]]:
+    with Store.open(archive, database) as store:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for link in store.links():
+            out[link["url"]] = store.captures_for(link["id"])
+        return out
+
+
+def _warcio_check(warcs: Path) -> None:
+    files = sorted(warcs.rglob("*.warc.gz"))
+    assert files and not list(warcs.rglob("*.open"))
+    checked = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", *map(str, files)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _index_consistent(warcs: Path) -> None:
+    indexed = {json.loads(line.split(" ", 2)[2])["filename"] for line in (warcs / "index.cdxj").read_text().splitlines()}
+    on_disk = {p.name for p in warcs.glob("*.warc.gz")}
+    assert indexed <= on_disk
+    assert {p for p in on_disk if p.startswith("WORKER-")} <= indexed
+
+
+@pytest.mark.slow
+def test_three_workers_share_the_work_and_survive_a_killed_one(tmp_path: Path, pg_url: str) -> None:
+    simweb = _simweb()
+    world = simweb.bench_world(hosts=12, urls=240, latency=0.03)
+    log_path = tmp_path / "requests.log"
+    archive = tmp_path / "archive"
+    config = _config(tmp_path / "config.toml", archive, pg_url)
+    with simweb.SimWeb(world, tmp_path / "web", log=log_path) as web:
+        urls = web.page_urls()
+        first, second = urls[:96], urls[96:]
+        # round 1: three workers, every link captured exactly once, politeness across workers
+        _cite(archive, pg_url, first)
+        workers = _workers(config, 3)
+        for process in workers:
+            _, err = process.communicate(timeout=240)
+            assert process.returncode == 0, err.decode()
+        log = _log(log_path)
+        fetched = Counter(f"http://{ip}:{web.port}{target}" for _, _, ip, target in log)
+        assert fetched == Counter({url: 1 for url in first})
+        captures = _captures(archive, pg_url)
+        assert _assert_polite(log, _worker_of(captures)) == 0  # a host is one worker's until its links are done
+        assert all(len(rows) == 1 and rows[0]["kind"] == "response" for rows in captures.values())
+        assert len({rows[0]["warc"].split("-")[1] for rows in captures.values()}) == 3  # all three worked
+
+        # round 2: one worker is killed mid-round; the others take its hosts over after its lease
+        log_path.write_text("")
+        _cite(archive, pg_url, second)
+        workers = _workers(config, 3, "--lease", "3")
+        victim = workers[0]
+        deadline = time.monotonic() + 60
+        while len(_log(log_path)) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        for process in workers[1:]:
+            _, err = process.communicate(timeout=240)
+            assert process.returncode == 0, err.decode()
+        log = _log(log_path)
+        fetched = Counter(f"http://{ip}:{web.port}{target}" for _, _, ip, target in log)
+        assert set(fetched) == set(second)  # nothing lost ...
+        again = [url for url, n in fetched.items() if n > 1]
+        assert again  # the kill came mid-round
+        # ... only what the killed worker had fetched but not recorded is fetched again: on its (two) hosts
+        assert len({url.split("/")[2] for url in again}) <= 2
+        captures = _captures(archive, pg_url)
+        assert _assert_polite(log, _worker_of(captures)) == 0  # a host is one worker's until its links are done
+        assert all(len(rows) == 1 and rows[0]["kind"] == "response" for rows in captures.values()), \
+            [url for url, rows in captures.items() if len(rows) != 1]  # ... nor recorded twice
+    _warcio_check(archive / "warcs")
+    _index_consistent(archive / "warcs")
+    # what the killed worker wrote and never recorded is kept aside, never in the archive twice
+    from warcio.archiveiterator import ArchiveIterator
+
+    orphaned = set()
+    for path in (archive / "warcs").glob("orphaned/*.warc.gz"):
+        with open(path, "rb") as stream:
+            orphaned |= {r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream)
+                         if r.rec_type == "response"}
+    assert orphaned <= set(again)
