@@ -175,3 +175,116 @@ def test_three_workers_share_the_work_and_survive_a_killed_one(tmp_path: Path, p
             orphaned |= {r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream)
                          if r.rec_type == "response"}
     assert orphaned <= set(again)
+
+
+# -- the commands around it ----------------------------------------------------------------------------
+
+PAGE = "<html><head><title>A cited page</title></head><body><article><p>" + "Words that matter. " * 40 + \
+    "</p></article></body></html>"
+
+
+def _cli(config: Path, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    return CliRunner().invoke(cli, ["--config", str(config), *args])
+
+
+def _report(config: Path) -> dict[str, Any]:
+    result = _cli(config, "report", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_migrate_copies_an_archive_whose_report_reads_the_same(tmp_path: Path, pg_url: str, server: Any) -> None:
+    good, gone = server.route("/pg/good", PAGE), server.route("/pg/gone", PAGE)
+    article = tmp_path / "article.txt"
+    article.write_text(f"See {good} and {gone} (50% of it).\n")
+    settings = (f'[[sources]]\npath = {json.dumps(str(article))}\n\n[fetch]\nallow_private_networks = true\n'
+                'per_host_delay = "0s"\nretries = 0\n\n[external]\narchives = []\nlookup = false\n')
+    sqlite_config = tmp_path / "sqlite.toml"
+    sqlite_config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "archive"))}\n\n' + settings)
+    assert _cli(sqlite_config, "sweep", "--no-report").exit_code == 0
+    del server.routes["/pg/gone"]
+    assert _cli(sqlite_config, "check", "--all").exit_code == 0  # a second check: history, a 404's evidence
+    before = _report(sqlite_config)
+    assert len(before["links"]) == 2
+
+    result = _cli(sqlite_config, "migrate", "--to", pg_url)
+    assert result.exit_code == 0, result.output
+    assert "links 2" in result.output
+    pg_config = tmp_path / "pg.toml"
+    pg_config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "archive"))}\n'
+                         f'database = {json.dumps(pg_url)}\n\n' + settings)
+    after = _report(pg_config)
+    before.pop("generated_at", None), after.pop("generated_at", None)
+    assert after == before
+    # the copy goes on as an archive: a new capture gets the next id, the state log goes on
+    assert _cli(pg_config, "snapshot", server.route("/pg/new", PAGE)).exit_code == 0
+    assert _cli(pg_config, "links", "--state", "ok").output.count("/pg/") == 2
+    # a second copy into a database that is not empty is refused, nothing changed
+    again = _cli(sqlite_config, "migrate", "--to", pg_url)
+    assert again.exit_code != 0 and "not empty" in again.output
+
+
+def test_worker_and_workers_need_a_postgresql_archive(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "a"\n')
+    for command in (["worker", "--once"], ["workers"]):
+        result = _cli(config, *command)
+        assert result.exit_code == 2 and "postgresql://" in result.output
+
+
+def test_workers_lists_live_workers_and_stale_leases(tmp_path: Path, pg_url: str) -> None:
+    from datetime import timedelta
+
+    from archiver.store import utcnow
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "a"))}\ndatabase = {json.dumps(pg_url)}\n')
+    _cite(tmp_path / "a", pg_url, ["https://one.example/a", "https://two.example/b"])
+    now = utcnow()
+    with Store.open(tmp_path / "a", pg_url) as store:
+        store.register_worker("w1", "box-1", 11, now - timedelta(minutes=2))
+        store.register_worker("w2", "box-2", 22, now - timedelta(minutes=2))
+        cutoffs: dict[str, Any] = {}
+        assert store.claim_hosts("w1", cutoffs, limit=1, now=now, lease_until=now + timedelta(seconds=60),
+                                 released_before=now) == ["one.example"]
+        assert store.claim_hosts("w2", cutoffs, limit=5, now=now, lease_until=now - timedelta(seconds=1),
+                                 released_before=now) == ["two.example"]  # w2 then died: its lease ran out
+        store.beat("w1", now, now + timedelta(seconds=60), captures=30, checks=0)
+    result = _cli(config, "workers", "--format", "json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    by_id = {row["id"]: row for row in shown["workers"]}
+    assert by_id["w1"]["alive"] and by_id["w1"]["leases"] == 1 and by_id["w1"]["captures_per_minute"] == 15
+    assert not by_id["w2"]["alive"]
+    assert [(lease["host"], lease["worker"]) for lease in shown["stale_leases"]] == [("two.example", "w2")]
+    text = _cli(config, "workers").output
+    assert "stale lease: two.example held by w2" in text and "w1  box-1" in text
+
+
+def test_sweep_leaves_capture_to_live_workers_and_does_it_without_them(tmp_path: Path, pg_url: str,
+                                                                         server: Any) -> None:
+    from archiver.store import utcnow
+
+    article = tmp_path / "article.txt"
+    article.write_text(f"See {server.route('/pg/sweep', PAGE)}.\n")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "a"))}\ndatabase = {json.dumps(pg_url)}\n\n'
+                      f'[[sources]]\npath = {json.dumps(str(article))}\n\n[fetch]\nallow_private_networks = true\n'
+                      '\n[external]\narchives = []\nlookup = false\n')
+    with Store.open(tmp_path / "a", pg_url) as store:
+        store.register_worker("w1", "box-1", 11, utcnow())
+    result = _cli(config, "sweep", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert "capture and check are theirs" in result.output and "captured: 0" in result.output
+    with Store.open(tmp_path / "a", pg_url) as store:
+        assert store.count_by_state() == {"pending": 1}
+        store.stop_worker("w1", utcnow())
+    result = _cli(config, "sweep", "--no-report")
+    assert result.exit_code == 0 and "captured: 1" in result.output, result.output
+    with Store.open(tmp_path / "a", pg_url) as store:
+        assert store.count_by_state() == {"ok": 1}
