@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import judge, render, walls
-from .archive import Archive
+from .archive import Archive, Saved
 from .diff import similarity, titles_match
 from .errors import DiskFull
 from .fetch import Fetcher
@@ -251,9 +253,11 @@ class Checker:
     """Checks links of an open archive through one fetcher."""
 
     def __init__(self, archive: Archive, fetcher: Fetcher, *, probe: bool = True,
-                 pool: Executor | None = None) -> None:
+                 pool: Executor | None = None, durable: GroupSync | None = None) -> None:
         self.archive = archive
         self.fetcher = fetcher
+        self.durable = durable  # None: every check's WARC records are fsynced on their own
+        self.unrecorded = False  # a check's WARC records were written but not recorded (held files stay open)
         self.config = archive.config
         self.extractor = TextExtractor(text_limit(self.config), pool)
         self.probes = _Probes(fetcher, self.extractor) if probe else None
@@ -304,7 +308,8 @@ class Checker:
             if damage is not None:
                 judgement = _after_damage(judgement, damage)
             try:
-                outcome = self._record(link, result, judgement, None if view else live)
+                outcome = self._record(link, result, judgement, None if view else live,
+                                       await self._save(link, result))
             except DiskFull as exc:  # this page did not fit on the disk: it costs this check, not the run
                 return _not_stored(link, result, str(exc))
             if damage is not None:
@@ -339,10 +344,23 @@ class Checker:
             return judgement
         return Judgement(Verdict.OK, quieted.reason, judgement.similarity, detail=quieted.detail)
 
+    async def _save(self, link: dict[str, Any], result: FetchResult) -> Saved:
+        """This check's response in the WARCs (synced) and recorded. With a :class:`GroupSync` the
+        records are handed to the OS here and recorded once one fsync on a thread has covered them."""
+        if self.durable is None:
+            return self.archive.save(link["id"], result)
+        written = self.archive.write(link["id"], result, sync=False)
+        try:
+            await self.durable.covering(self.archive.writer.path)
+            with self.archive.store.atomic():
+                return self.archive.record(link["id"], result, written)
+        except BaseException:
+            self.unrecorded = bool(written.locations)
+            raise
+
     def _record(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
-                live: PageText | None) -> CheckOutcome:
+                live: PageText | None, saved: Saved) -> CheckOutcome:
         store = self.archive.store
-        saved = self.archive.save(link["id"], result)
         if live is not None and result.final is not None and result.final.payload_digest:
             store.save_text(result.final.payload_digest, live.title, live.text, live.fingerprint)
         now = utcnow()
@@ -387,6 +405,64 @@ def _after_damage(judgement: Judgement, damage: DamagedCopy) -> Judgement:
 # Past POOL_THRESHOLD links a check run extracts in worker processes (archiver.pages.extraction_pool).
 
 
+class GroupSync:
+    """Group commit for a check run's WARC records: one fsync, on a thread, covers the records of
+    every check written meanwhile, so the event loop never waits on the disk (an fsync per check
+    held it for milliseconds each), and a check is recorded only once its bytes are durable.
+
+    WARC files that rotate away during the run stay ``.open`` until its end (``hold_rotated``):
+    a closed file never holds a record the database does not know."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-check-sync")
+        self._paths: set[Path] = set()
+        self._issued = self._synced = 0
+        self._running: asyncio.Future[None] | None = None
+
+    async def covering(self, path: Path | None) -> None:
+        """Return once an fsync of ``path`` that started after this call has finished."""
+        if path is None:
+            return
+        self._paths.add(path)
+        self._issued += 1
+        ticket = self._issued
+        while self._synced < ticket:
+            running = self._running or self._start()
+            await asyncio.wait([running])
+            if not running.cancelled() and running.exception() is not None:
+                raise running.exception()  # type: ignore[misc]
+
+    def _start(self) -> asyncio.Future[None]:
+        upto, paths, self._paths = self._issued, self._paths, set()
+        future = asyncio.get_running_loop().run_in_executor(self._thread, _fsync_files, sorted(paths))
+
+        def done(finished: asyncio.Future[None]) -> None:  # runs before any waiter resumes
+            self._running = None
+            if finished.cancelled() or finished.exception() is not None:
+                self._paths |= paths  # not durable: the next fsync covers them again
+            else:
+                self._synced = max(self._synced, upto)
+
+        future.add_done_callback(done)
+        self._running = future
+        return future
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+def _fsync_files(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # closed and renamed meanwhile: closing fsynced it
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
                       on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
     """Check ``links`` concurrently (the fetcher enforces politeness); store each as it finishes."""
@@ -395,9 +471,13 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
     rows = [link for link in links if not is_ignored(link)]  # a reviewer ignores it: never fetched again
     outcomes: list[CheckOutcome] = []
     pool = extraction_pool(len(rows))
+    durable = GroupSync()
+    writer, held = archive.writer, archive.writer.hold_rotated
+    writer.hold_rotated = True
+    checker: Checker | None = None
     try:
         async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
-            checker = Checker(archive, fetcher, pool=pool)
+            checker = Checker(archive, fetcher, pool=pool, durable=durable)
             pending = iter(rows)
 
             async def worker() -> None:  # a fixed set of workers, not a task per link: memory stays flat
@@ -415,6 +495,10 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        durable.close()
+        writer.hold_rotated = held
+        if not held and not (checker is not None and checker.unrecorded):
+            writer.close_retired(writer.take_retired())  # every record in them is recorded
     from .export.memento import look_up_alternatives
 
     await look_up_alternatives(archive, outcomes)  # other web archives' copies of newly dead or changed links

@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import prefilter, warc
-from .extract import decode_body, decode_text, extract, extract_pdf
+from .extract import MAX_HTML_BYTES, decode_body, decode_text, extract, extract_pdf
 from .config import Config
 from .errors import ArchiverError
 from .models import FetchResult
@@ -62,20 +62,26 @@ def text_limit(config: Config) -> int:
     return int(max(config.fetch.max_body * 4, 1 << 20))
 
 
-def _page_text(body: bytes, encoding: str | None, content_type: str | None, *, digest: str, url: str,
-               limit: int, like: str | None = None, sketch: bool = False) -> PageText:
-    """Main text of a body; ``like``: the cited copy's sketch (a page shown to have its main text is
-    not extracted: ``prefiltered``); ``sketch``: sketch this page too."""
+def _page_text(body: bytes | BinaryIO, encoding: str | None, content_type: str | None, *, digest: str,
+               url: str, limit: int, like: str | None = None, sketch: bool = False) -> PageText:
+    """Main text of a body (in memory or a file); ``like``: the cited copy's sketch (a page shown to
+    have its main text is not extracted: ``prefiltered``); ``sketch``: sketch this page too.
+
+    An HTML body is inflated to at most ``MAX_HTML_BYTES`` (all extraction reads of it) and held
+    once, as text: a decompression bomb costs that much memory, not the body's ``limit``."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind in HTML_TYPES:
+        limit = min(limit, MAX_HTML_BYTES)
     try:
         decoded = decode_body(body, encoding, limit=limit)
     except ValueError:
         return PageText(None, "", None, digest, url)
-    kind = (content_type or "").split(";")[0].strip().lower()
     page_sketch = None
     if kind == "application/pdf":
         extracted = extract_pdf(decoded)
     elif kind in HTML_TYPES:
         html = decode_text(decoded, content_type)
+        del decoded  # the bytes are not needed any more: only their text is held
         if like and prefilter.same_main_text(html, like):
             return PageText(None, "", None, digest, url, prefiltered=True)
         extracted = extract(html, url)
@@ -93,7 +99,7 @@ def sketch_of_bytes(body: bytes, encoding: str | None, content_type: str | None,
     if kind not in HTML_TYPES or not main_text:
         return ""
     try:
-        decoded = decode_body(body, encoding, limit=limit)
+        decoded = decode_body(body, encoding, limit=min(limit, MAX_HTML_BYTES))
     except ValueError:
         return ""
     return prefilter.sketch(decode_text(decoded, content_type), main_text) or ""
@@ -106,7 +112,8 @@ def final_body(result: FetchResult, limit: int) -> bytes:
     final = result.final
     if final is None or final.body_path is None:
         return b""
-    return decode_body(final.body_path.read_bytes(), final.header("content-encoding"), limit=limit)
+    with open(final.body_path, "rb") as body:  # read in chunks: never the whole body at once
+        return decode_body(body, final.header("content-encoding"), limit=limit)
 
 
 def read_html(result: FetchResult, limit: int = 4 << 20) -> str:
@@ -121,8 +128,8 @@ def read_html(result: FetchResult, limit: int = 4 << 20) -> str:
 def text_of_file(path: str, encoding: str | None, content_type: str | None, digest: str, url: str,
                  limit: int, like: str | None = None) -> PageText:
     """Main text of a body file; a plain function, so a worker process can run it."""
-    return _page_text(Path(path).read_bytes(), encoding, content_type, digest=digest, url=url, limit=limit,
-                      like=like)
+    with open(path, "rb") as body:  # read in chunks: never the whole body at once
+        return _page_text(body, encoding, content_type, digest=digest, url=url, limit=limit, like=like)
 
 
 def text_of_bytes(body: bytes, encoding: str | None, content_type: str | None, digest: str, url: str,
@@ -268,6 +275,10 @@ def store_cited_texts(store: Store, warc_dir: Path, link_ids: Iterable[int], lim
     pool = extraction_pool(len(ids))
     try:
         return asyncio.run(_store_texts(store, warc_dir, ids, TextExtractor(limit, pool)))
+    except Exception as exc:  # noqa: BLE001 - a cache: a full disk (or database) leaves them to the first check
+        logging.getLogger(__name__).warning("main texts of the copies just captured not stored (%s); "
+                                            "their first check extracts them", exc)
+        return 0
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -286,7 +297,8 @@ async def _store_texts(store: Store, warc_dir: Path, ids: list[int], extractor: 
 
     stored = 0
     for start in range(0, len(ids), _CAPTURE_CHUNK):
-        stored += sum(await asyncio.gather(*(one(i) for i in ids[start:start + _CAPTURE_CHUNK])))
+        with store.atomic():  # one commit a chunk: the database (and its log) grows by the texts alone
+            stored += sum(await asyncio.gather(*(one(i) for i in ids[start:start + _CAPTURE_CHUNK])))
     return stored
 
 
