@@ -19,11 +19,14 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import itertools
 import logging
 import re
 import unicodedata
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from lxml.html import HtmlElement
 
@@ -37,6 +40,10 @@ log = logging.getLogger(__name__)
 #: turns superlinear on huge flat documents (2 MB of bare paragraphs: ~8 s);
 #: the cap bounds what one pathological page can cost a check.
 MAX_HTML_CHARS = 2_000_000
+#: An HTML body is inflated to at most this many bytes for extraction (scripts
+#: and styles, dropped before the cut above, can make up most of a page); the
+#: rest of a bigger one, a decompression bomb above all, is never inflated.
+MAX_HTML_BYTES = 8 * MAX_HTML_CHARS
 _SCRIPT_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 _CHUNK = 64 * 1024
@@ -69,72 +76,86 @@ _SPACES = re.compile(r"[^\S\n]+")
 # ---------------------------------------------------------------- bytes -> text
 
 
-def decode_body(raw: bytes, content_encoding: str | None, *, limit: int) -> bytes:
+def decode_body(raw: bytes | BinaryIO, content_encoding: str | None, *, limit: int) -> bytes:
     """Undo ``Content-Encoding`` and return at most ``limit`` bytes.
 
-    Supports ``identity``, ``gzip``/``x-gzip`` (several members too) and
-    ``deflate`` (zlib-wrapped or raw, both seen in the wild); a list such as
-    ``"gzip, gzip"`` is undone right to left. Output past ``limit`` is never
-    produced: decompression runs incrementally with ``max_length``, so a
-    gzip bomb costs at most ``limit`` bytes of memory. A truncated stream yields
-    what could be decoded. Raises ``ValueError`` naming an unsupported encoding
-    (``br``, ``zstd``, ...) or describing corrupt compressed data.
+    ``raw`` is the body as sent, in memory or as a binary file (read in
+    chunks). Supports ``identity``, ``gzip``/``x-gzip`` (several members too)
+    and ``deflate`` (zlib-wrapped or raw, both seen in the wild); a list such
+    as ``"gzip, gzip"`` is undone right to left. Decompression streams chunk
+    by chunk with a running cap, and the output is built once: a gzip bomb
+    costs ``limit`` bytes of memory (and 64 KB more), never a copy of them or
+    of the body. A truncated stream yields what could be decoded. Raises
+    ``ValueError`` naming an unsupported encoding (``br``, ``zstd``, ...) or
+    describing corrupt compressed data.
     """
     codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    data = raw
-    for coding in reversed(codings):
-        if coding in ("identity", "none"):
-            continue
-        if coding in ("gzip", "x-gzip"):
-            data = _inflate(data, zlib.MAX_WBITS | 16, limit, multi_member=True)
-        elif coding == "deflate":
-            data = _inflate_deflate(data, limit)
-        else:
+    codings = [c for c in codings if c not in ("identity", "none")]
+    for coding in codings:
+        if coding not in ("gzip", "x-gzip", "deflate"):
             raise ValueError(f"unsupported content-encoding: {coding!r}")
-    return data[:limit]
-
-
-def _inflate_deflate(data: bytes, limit: int) -> bytes:
-    """``deflate`` as the RFC says (zlib wrapper), else raw deflate."""
-    try:
-        return _inflate(data, zlib.MAX_WBITS, limit)
-    except ValueError:
-        return _inflate(data, -zlib.MAX_WBITS, limit)
-
-
-def _inflate(data: bytes, wbits: int, limit: int, *, multi_member: bool = False) -> bytes:
-    """Decompress ``data`` with zlib, producing no more than ``limit`` bytes."""
-    out = bytearray()
-    view = memoryview(data)
-    start = 0
-    while start < len(view) and len(out) < limit:
-        inflater = zlib.decompressobj(wbits)
-        try:
-            start = _drain(inflater, view, start, out, limit)
-        except zlib.error as exc:
-            if out and multi_member:  # trailing garbage after a complete member
-                break
-            raise ValueError(f"corrupt compressed body: {exc}") from None
-        if not (multi_member and inflater.eof):
+    if not codings:
+        return raw[:limit] if isinstance(raw, bytes) else raw.read(limit)
+    chunks = _read(io.BytesIO(raw) if isinstance(raw, bytes) else raw)
+    for coding in reversed(codings):
+        chunks = _inflate_deflate(chunks) if coding == "deflate" else _inflate(chunks, _GZIP, multi_member=True)
+    out = io.BytesIO()
+    for chunk in chunks:
+        room = limit - out.tell()
+        out.write(chunk[:room])
+        if len(chunk) >= room:
             break
-    return bytes(out)
+    return out.getvalue()  # the buffer itself, not a copy (CPython hands it over when no view is left)
 
 
-def _drain(inflater: zlib._Decompress, view: memoryview, start: int, out: bytearray, limit: int) -> int:
-    """Feed ``view[start:]`` through ``inflater`` into ``out`` until the stream
-    ends, the input runs out or ``out`` reaches ``limit``; return the offset of
-    the first input byte the stream did not use."""
-    pos = start
-    while len(out) < limit and not inflater.eof:
-        piece: bytes | memoryview = inflater.unconsumed_tail
-        if not piece and pos < len(view):
-            piece = view[pos : pos + _CHUNK]
-            pos += len(piece)
-        chunk = inflater.decompress(piece, min(_CHUNK, limit - len(out)))
-        out += chunk
-        if not chunk and not piece:
-            break  # input exhausted and nothing pending: a truncated stream
-    return pos - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+_GZIP = zlib.MAX_WBITS | 16
+
+
+def _read(source: BinaryIO) -> Iterator[bytes]:
+    while chunk := source.read(_CHUNK):
+        yield chunk
+
+
+def _inflate_deflate(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``deflate`` as the RFC says (zlib wrapper), else raw deflate, told by the first two bytes."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= 2:
+            break
+    zlib_wrapped = len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+    return _inflate(itertools.chain([head], chunks), zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
+
+
+def _inflate(chunks: Iterator[bytes], wbits: int, *, multi_member: bool = False) -> Iterator[bytes]:
+    """Decompress ``chunks`` with zlib, at most ``_CHUNK`` bytes of output at a time.
+
+    With ``multi_member``, a new stream may follow one that ended (gzip
+    members); bytes after the end that do not start one are ignored."""
+    inflater = zlib.decompressobj(wbits)
+    produced = False
+    for data in itertools.chain(chunks, [b""]):  # b"": the input ended, drain what is pending
+        while True:
+            try:
+                out = inflater.decompress(data, _CHUNK)
+            except zlib.error as exc:
+                if produced:  # garbage after what could be decoded
+                    return
+                raise ValueError(f"corrupt compressed body: {exc}") from None
+            if out:
+                produced = True
+                yield out
+            if inflater.eof:
+                if not multi_member:
+                    return
+                data = inflater.unused_data
+                inflater = zlib.decompressobj(wbits)
+                if not data:
+                    break
+                continue
+            data = inflater.unconsumed_tail
+            if not data and not out:
+                break  # needs more input
 
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))

@@ -16,11 +16,13 @@ from pathlib import Path
 
 from .collect import Collected, CollectProblem, FeedEntry, collect_file, collect_html, is_excluded, parse_feed
 from .collect.endpoints import APIs
+from .collect.feeds import MAX_INFLATED
 from .collect.normalize import normalize_url
 from .config import Config, Source
 from .errors import InvalidURL, UsageError
 from .charsets import header_charset
 from .fetch import Fetcher
+from .extract import MAX_HTML_BYTES
 from .pages import final_body, text_limit
 from .store import CitationInput, Store
 from .threads import add_platform_comments
@@ -126,7 +128,7 @@ class Harvester:
         self.fetcher = fetcher
         self.on_collected = on_collected
         self.keep = keep  # False: only counts and problems come back (a sweep's 20,000 citations stay in the store)
-        self.limit = text_limit(config)
+        self.feed_limit = min(text_limit(config), MAX_INFLATED)
 
     def record(self, collected: Collected, kind: str, name: str | None = None) -> Harvest:
         citations, problems = to_citations(collected, self.config.collect.exclude)
@@ -157,7 +159,7 @@ class Harvester:
         """An article page (or, when it turns out to be one, a feed)."""
         walk = walk or _Walk()
         walk.visit(url)
-        fetched = await self._fetch_body(url, "")
+        fetched = await self._fetch_body(url, "", page=True)
         if isinstance(fetched, CollectProblem):
             return Harvest(problems=[fetched])
         data, content_type, final_url = fetched
@@ -167,6 +169,9 @@ class Harvester:
             return await self._feed_entries(parse_feed(data, url), name, walk, url, depth=1)
         collected = collect_html(data, final_url, url, include_comments=self.config.collect.include_comments,
                                  charset=header_charset(content_type))
+        if len(data) >= MAX_HTML_BYTES:
+            collected.problem(0, f"the page is larger than {MAX_HTML_BYTES / 1e6:g} MB once decompressed: "
+                                 "only that much of it was read")
         if self.config.collect.include_comments and self.fetcher is not None:  # comments loaded by script
             collected = await add_platform_comments(collected, data, final_url, self.fetcher,
                                                     self.config.collect.max_comments, self.apis,
@@ -197,19 +202,25 @@ class Harvester:
         finally:
             walk.path.pop()
 
-    async def _fetch_body(self, url: str, what: str) -> tuple[bytes, str, str] | CollectProblem:
-        """(content-decoded body, content type, final URL) of ``url``, or the problem that stopped it."""
+    async def _fetch_body(self, url: str, what: str, *, page: bool = False) -> tuple[bytes, str, str] | CollectProblem:
+        """(content-decoded body, content type, final URL) of ``url`` (a ``page``, else a feed), or
+        the problem that stopped it."""
         assert self.fetcher is not None
         result = await self.fetcher.fetch(url)
         try:
             if not result.ok or result.final is None or result.final.status >= 400:
                 why = result.error or f"HTTP {result.status}"
                 return CollectProblem(url, 0, f"could not fetch {what}{url}: {why} {result.detail}".strip())
+            content_type = result.final.header("content-type") or ""
             try:
-                data = final_body(result, self.limit)
+                # a page is read as far as collect reads it, a feed or sitemap up to 50 MB (what
+                # the sitemap protocol allows): a decompression bomb costs that much memory at most
+                data = final_body(result, MAX_HTML_BYTES if page else self.feed_limit)
+                if page and len(data) >= MAX_HTML_BYTES and _is_feed(data, content_type):
+                    data = final_body(result, self.feed_limit)
             except ValueError as exc:  # an encoding we cannot inflate
                 return CollectProblem(url, 0, f"could not decode {what}{url}: {exc}")
-            return data, result.final.header("content-type") or "", result.final_url
+            return data, content_type, result.final_url
         finally:
             result.cleanup()
 

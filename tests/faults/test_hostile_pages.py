@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -245,4 +248,59 @@ def test_markup_floods_cost_seconds_not_minutes(server: TestServer, tmp_path: Pa
     outcomes = {o["url"]: o for o in json.loads(result.stdout)}
     assert {url: outcomes[url]["state"] for url in pages.values()} == dict.fromkeys(pages.values(), "ok")
     assert seconds < 20, f"check took {seconds:.1f}s of CPU"
+    assert_archive_consistent(archive)
+
+
+# -- 9. decompression bombs cost their cap in memory, not the page ------------------------------------
+
+_PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stdout.write(done.stdout)\n"
+    "sys.stderr.write(done.stderr)\n"
+    "print('peak-rss-kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(done.returncode)\n"
+)
+
+
+def archiver_peak_rss(config: str, *args: str) -> tuple[int, str, str, float]:
+    """Exit code, stdout, stderr and peak RSS (MB) of ``archiver`` run in a process of its own."""
+    done = subprocess.run([sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "archiver", "--config", config,
+                           *args], capture_output=True, text=True, timeout=600)
+    peak = [line for line in done.stderr.splitlines() if line.startswith("peak-rss-kb ")]
+    return done.returncode, done.stdout, done.stderr, int(peak[-1].split()[1]) / 1024
+
+
+def gzip_bomb(size: int) -> bytes:
+    """An HTML page of ``size`` bytes, gzip-compressed (about 1,000 times smaller)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"a" * (1 << 20)
+    parts = [packer.compress(b"<html><body><p>")]
+    parts += [packer.compress(block) for _ in range(size >> 20)]
+    return b"".join([*parts, packer.flush()])
+
+
+@pytest.mark.slow
+def test_a_decompression_bomb_costs_its_cap_in_memory_not_the_page(server: TestServer, tmp_path: Path) -> None:
+    config, archive = write_config(tmp_path)
+    bomb = gzip_bomb(256 << 20)  # 256 MB inflated, past the 200 MB a 50 MB max_body allows a body
+    cited = server.route("/hostile/bomb/cited", good_page("bomb-cited"))
+    good = server.route("/hostile/bomb/good", good_page("bomb-good"))
+    assert run(config, "snapshot", cited, good).exit_code == 0
+    time.sleep(1.1)  # captures are timed to the second; the invariants tell fetches apart by their time
+    server.route("/hostile/bomb/cited", bomb, headers={"Content-Encoding": "gzip"})  # the cited page turns bomb
+
+    code, out, err, peak = archiver_peak_rss(config, "check", "--all", "--format", "json")
+    assert code == 0, err
+    outcomes = {o["url"]: o for o in json.loads(out)}
+    assert outcomes[good]["state"] == "ok"
+    assert outcomes[cited]["state"] == "changed"  # a page of "aaa..." no longer carries the cited text
+    assert peak < 200, f"check held {peak:.0f} MB"
+
+    bombed = server.route("/hostile/bomb/collect", bomb, headers={"Content-Encoding": "gzip"})
+    code, out, err, peak = archiver_peak_rss(config, "collect", "--format", "json", bombed, good)
+    assert code == 0, err
+    assert [c["url"] for c in json.loads(out)] == ["https://cited.example/bomb-good/report"]
+    assert f"{bombed}:0: the page is larger than 16 MB once decompressed: only that much of it was read" in err
+    assert peak < 200, f"collect held {peak:.0f} MB"
     assert_archive_consistent(archive)
