@@ -57,6 +57,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from protego import Protego
 
+from . import diskspace
 from .config import FetchConfig
 from .models import FetchResult, Hop
 from .netguard import (
@@ -147,7 +148,7 @@ def translate(exc: BaseException, host: str, config: FetchConfig) -> Problem:
 class _BodySink:
     """The body as sent -> a temp file and its SHA-1, stopping at ``cap`` bytes."""
 
-    __slots__ = ("path", "_file", "_sha1", "length", "_cap", "truncated", "full")
+    __slots__ = ("path", "_file", "_sha1", "length", "_cap", "truncated", "full", "_reserve", "_unchecked")
 
     def __init__(self, path: Path, cap: int) -> None:
         self.path = path
@@ -156,7 +157,9 @@ class _BodySink:
         self.length = 0
         self._cap = cap
         self.truncated: str | None = None
-        self.full = False  # the disk filled up (ENOSPC): the body is not kept
+        self.full = False  # the disk filled up (ENOSPC), or would have: the body is not kept
+        self._reserve = diskspace.reserve(path.parent)  # never eaten into by one body
+        self._unchecked = 0  # bytes written since the room on the disk was last looked at
 
     def write(self, chunk: bytes) -> bool:
         """Store ``chunk``; False once the cap is reached or the disk is full (stop reading)."""
@@ -164,6 +167,12 @@ class _BodySink:
         if len(chunk) > room:
             chunk = chunk[:room]
             self.truncated = "length"
+        self._unchecked += len(chunk)
+        if self._unchecked >= self._reserve // 4:  # bounded overshoot, a few looks per large body
+            self._unchecked = 0
+            if diskspace.room(self.path.parent) < self._reserve + len(chunk):
+                self.full = True
+                return False
         try:
             self._file.write(chunk)
         except OSError as exc:

@@ -42,6 +42,7 @@ into ``index.cdxj`` when it closes the file, so no WARC is read again to index i
 from __future__ import annotations
 
 import base64
+import errno
 import functools
 import hashlib
 import logging
@@ -65,7 +66,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 from warcio.statusandheaders import StatusAndHeaders
 
-from . import __version__, cdxj
+from . import __version__, cdxj, diskspace
 from .models import FetchResult, Hop, PackedBody, RecordLocation, RevisitOf
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class WarcWriter:
         self._retired: list[Retired] = []
         self._last_write: tuple[int, int] | None = None  # (offset, CDXJ lines) before the last write
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._reserve = diskspace.reserve(self.directory)  # left free for the database and the other captures
 
     # -- hooks a test may override for deterministic output ------------------
     def _new_record_id(self) -> str:
@@ -183,6 +185,7 @@ class WarcWriter:
         if not result.hops:
             return []
         self._last_write = None
+        self._check_room(result)
         self._prepare_file()
         assert self._file is not None
         start, lines = self._size, len(self._lines) if self._lines is not None else 0
@@ -203,6 +206,16 @@ class WarcWriter:
             raise
         self._last_write = (start, lines)
         return locations
+
+    def _check_room(self, result: FetchResult) -> None:
+        """Raise ENOSPC, writing nothing, when ``result`` would eat into the space kept free."""
+        need = sum(len(hop.packed.deflate) if hop.packed else hop.body_length for hop in result.hops)
+        if need < self._reserve // 4:  # small: the reserve absorbs it
+            return
+        left = diskspace.room(self.directory)
+        if left < need + self._reserve:
+            raise OSError(errno.ENOSPC, f"{need} bytes would leave less than {self._reserve} bytes free "
+                                        f"({left} left)", str(self.directory))
 
     def discard_last(self) -> bool:
         """Cut away the records of the last ``write`` (their database commit failed).
