@@ -43,6 +43,7 @@ class Harvest:
     problems: list[CollectProblem] = field(default_factory=list)
     new: int = 0
     removed: int = 0
+    recorded: int = 0  # sources collected and stored (``collected`` is empty when not kept)
 
     def add(self, other: Harvest) -> None:
         self.collected += other.collected
@@ -50,6 +51,7 @@ class Harvest:
         self.problems += other.problems
         self.new += other.new
         self.removed += other.removed
+        self.recorded += other.recorded
 
 
 def to_citations(collected: Collected, exclude: Iterable[str]) -> tuple[list[CitationInput], list[CollectProblem]]:
@@ -138,8 +140,8 @@ class Harvester:
             self.on_collected(collected)
         problems = [*collected.problems, *problems]
         if not self.keep:
-            return Harvest([], [], problems, new, removed)
-        return Harvest([collected], citations, problems, new, removed)
+            return Harvest([], [], problems, new, removed, recorded=1)
+        return Harvest([collected], citations, problems, new, removed, recorded=1)
 
     def files(self, pattern: str, name: str | None = None) -> Harvest:
         paths = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
@@ -247,7 +249,7 @@ class Harvester:
             if not walk.visit(entry.url):
                 continue  # a page listed twice (or the feed itself) is read once
             page = await self.url(entry.url, name, feed_ok=False, walk=walk)
-            if page.collected or not entry.content_html:
+            if page.recorded or not entry.content_html:
                 harvest.add(page)
                 continue
             # the page cannot be fetched: fall back to the entry's own content

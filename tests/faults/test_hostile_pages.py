@@ -205,6 +205,27 @@ def test_sitemaps_nested_without_end_stop_at_the_depth_limit(server: TestServer,
 
 
 
+
+def test_a_sweep_keeps_the_citations_of_a_feed_entry_page_over_its_summary(server: TestServer,
+                                                                           tmp_path: Path) -> None:
+    """A feed entry's own content stands in for its page only when the page cannot be read."""
+    page = server.route("/hostile/feed-sweep/page", good_page("feed-sweep-page"))
+    gone = server.url("/hostile/feed-sweep/gone")
+    items = "".join(
+        f"<item><title>{n}</title><link>{link}</link><description>&lt;p&gt;Summary citing "
+        f"&lt;a href='https://cited.example/summary-{n}/'&gt;a summary link&lt;/a&gt;.&lt;/p&gt;</description></item>"
+        for n, link in (("a", page), ("b", gone))
+    )
+    feed = server.route("/hostile/feed-sweep/feed.rss", f'<?xml version="1.0"?><rss version="2.0"><channel>'
+                        f"<title>t</title>{items}</channel></rss>", content_type="application/rss+xml")
+    config, _ = write_config(tmp_path, f'[[sources]]\nfeed = "{feed}"\n[report]\nformats = ["json"]\n')
+    result = run(config, "sweep")
+    assert result.exit_code == 0, result.output
+    links = {row["url"] for row in json.loads(run(config, "links", "--format", "json").stdout)}
+    assert "https://cited.example/feed-sweep-page/report" in links  # the page's own citation
+    assert "https://cited.example/summary-a/" not in links  # the page was read: its summary is not
+    assert "https://cited.example/summary-b/" in links  # the page is gone: its summary stands in
+
 # -- 8. markup that costs the parser minutes ---------------------------------------------------------
 
 
