@@ -95,8 +95,8 @@ def decode_body(raw: bytes | BinaryIO, content_encoding: str | None, *, limit: i
         if coding not in ("gzip", "x-gzip", "deflate"):
             raise ValueError(f"unsupported content-encoding: {coding!r}")
     if not codings:
-        return raw[:limit] if isinstance(raw, bytes) else raw.read(limit)
-    chunks = _read(io.BytesIO(raw) if isinstance(raw, bytes) else raw)
+        return bytes(raw[:limit]) if isinstance(raw, (bytes, bytearray)) else raw.read(limit)
+    chunks = _read(io.BytesIO(raw) if isinstance(raw, (bytes, bytearray)) else raw)
     for coding in reversed(codings):
         chunks = _inflate_deflate(chunks) if coding == "deflate" else _inflate(chunks, _GZIP, multi_member=True)
     out = io.BytesIO()

@@ -237,6 +237,26 @@ def test_decode_body_refuses_to_inflate_a_gzip_bomb() -> None:
     assert peak < 4_000_000  # output + one chunk, never the 10 MB
 
 
+@pytest.mark.parametrize("encoding", [None, "gzip", "deflate"])
+def test_decode_body_reads_a_file_like_bytes(encoding: str | None, tmp_path: Path) -> None:
+    raw = {None: TEXT, "gzip": gzip.compress(TEXT), "deflate": _raw_deflate(TEXT)}[encoding]
+    path = tmp_path / "body"
+    path.write_bytes(raw)
+    for limit in (10**8, 1000):
+        with open(path, "rb") as body:
+            assert decode_body(body, encoding, limit=limit) == TEXT[:limit]
+
+
+def test_decode_body_holds_the_output_once() -> None:
+    bomb = gzip.compress(b"a" * 30_000_000)
+    tracemalloc.start()
+    out = decode_body(bomb, "gzip", limit=20_000_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(out) == 20_000_000
+    assert peak < 24_000_000  # the output and a chunk or two, never a copy of the output
+
+
 def test_decode_body_unknown_encoding_is_named() -> None:
     with pytest.raises(ValueError, match="br"):
         decode_body(b"\x8b\x02\x80", "br", limit=100)
