@@ -48,6 +48,7 @@ from .platforms import Platforms
 from .snapshot import DISK_FULL
 from .states import fetch_verdict, transition
 from .store import iso, parse_iso, utcnow
+from .warc import pack
 
 
 @dataclass(frozen=True)
@@ -349,7 +350,9 @@ class Checker:
         records are handed to the OS here and recorded once one fsync on a thread has covered them."""
         if self.durable is None:
             return self.archive.save(link["id"], result)
-        written = self.archive.write(link["id"], result, sync=False)
+        plan = self.archive.plan(link["id"], result)
+        packed = result if plan.revisit_of is not None else await self.durable.packed(result)
+        written = self.archive.write_planned(packed, plan, sync=False)
         try:
             await self.durable.covering(self.archive.writer.path)
             with self.archive.store.atomic():
@@ -415,9 +418,19 @@ class GroupSync:
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-check-sync")
+        # bodies are compressed and digested ahead on threads (zlib and hashlib release the GIL: warc.pack)
+        self._packer = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="archiver-check-pack")
         self._paths: set[Path] = set()
-        self._issued = self._synced = 0
+        self._issued = 0  # writes handed to the OS
+        self._synced = 0  # of them, covered by a finished fsync
         self._running: asyncio.Future[None] | None = None
+
+    async def packed(self, result: FetchResult) -> FetchResult:
+        """``result`` with its bodies compressed on a thread, so the event loop only appends them."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._packer, pack, result)
+        except OSError:  # a body file that cannot be read: the writer reports it
+            return result
 
     async def covering(self, path: Path | None) -> None:
         """Return once an fsync of ``path`` that started after this call has finished."""
@@ -449,6 +462,7 @@ class GroupSync:
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
+        self._packer.shutdown(wait=True)
 
 
 def _fsync_files(paths: list[Path]) -> None:
