@@ -59,16 +59,19 @@ def sweep(config: Path, *args: str, timeout: float = 120) -> subprocess.Complete
                           timeout=timeout, env=env(), cwd=config.parent)
 
 
-def sweep_killed_after(config: Path, delay: float) -> float:
+def sweep_killed_after(config: Path, delay: float, captures: int = 0) -> float:
     """Start ``archiver sweep``, ``kill -9`` it and all its processes ``delay`` s after its first
-    WARC file appeared (or after ``delay`` s if none did by then); return when the kill happened."""
+    WARC file appeared and at least ``captures`` captures were committed (or when it ended, or after
+    30 s); return when the kill happened."""
     started = time.monotonic()
     proc = subprocess.Popen([*ARCHIVER, "--config", str(config), "sweep"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env(), cwd=config.parent, start_new_session=True)
     warcs = config.parent / "archives" / "warcs"
+    db = config.parent / "archives" / "archive.db"
     deadline = started + 30
     while time.monotonic() < deadline and proc.poll() is None:
-        if warcs.is_dir() and any(warcs.glob("*.warc.gz*")):
+        if warcs.is_dir() and any(warcs.glob("*.warc.gz*")) and (
+                not captures or len(recorded_captures(db)) >= captures):
             break
         time.sleep(0.005)
     time.sleep(delay)
@@ -138,7 +141,9 @@ def kill_and_recover(workdir: Path, config: Path, urls: list[str], rng: random.R
     db = archive_dir / "archive.db"
     before: set[tuple[int, str, int]] = set()
     for _ in range(kills):
-        sweep_killed_after(config, rng.uniform(0, max_delay))
+        # half the kills at a random moment, half once a random share of the links is recorded
+        at = rng.randint(1, len(urls) - 1) if rng.random() < 0.5 else 0
+        sweep_killed_after(config, rng.uniform(0, max_delay / 10 if at else max_delay), at)
         before = recorded_captures(db)
     done = sweep(config)
     assert done.returncode == 0, done.stdout + done.stderr
