@@ -8,6 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge behaviour, not speed: on a shared 2-core machine a timing deadline only adds flakes.
+settings.register_profile("archiver", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("archiver")
 
 from archiver.config import ArchiveConfig, Config, ExternalConfig, FetchConfig
 
