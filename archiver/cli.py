@@ -505,6 +505,8 @@ def sweep(ctx: click.Context, no_report: bool) -> None:
     writer = None if no_report else _report_writer(config)
     with open_archive(ctx, config, "sweep") as archive, StageProgress() as progress:
         summary = run_sweep(archive, progress=progress, write_reports=writer)
+    for note in summary.all_notes():  # on stderr even with -q: cron mails it
+        click.echo(f"archiver: note: {note}", err=True)
     if not ctx.obj.get("quiet"):
         click.echo("\n".join(summary.lines()))
 
@@ -517,7 +519,7 @@ def _report_writer(config: Config) -> Any:
         from .review.urls import replay_base
 
         return write_reports(archive.store, archive.dir / REPORT_DIR, list(config.report.formats), now=now,
-                             replay_base=replay_base(config.serve))
+                             keep=config.report.keep, replay_base=replay_base(config.serve))
 
     return write
 
