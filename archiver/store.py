@@ -1112,10 +1112,11 @@ class Store:
         """Lease up to ``limit`` hosts with due work that no live worker holds (``FOR UPDATE SKIP LOCKED``
         on PostgreSQL: workers claiming at once never wait for, nor take, each other's hosts)."""
         due, params = self._due_clause(cutoffs)
+        # a lease row for every host, committed on its own: a claim's transaction inserting rows would
+        # make another claim inserting the same ones wait for it
+        self.db.execute("INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
+                        "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
         with self.atomic():
-            self.db.execute(  # a lease row for every host (cheap once there: an index lookup per host)
-                "INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
-                "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
             rows = self.db.execute(
                 "SELECT h.host FROM host_leases h WHERE (h.worker IS NULL OR h.expires_at < ?) "
                 "AND (h.released_at IS NULL OR h.released_at <= ?) "

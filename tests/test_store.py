@@ -215,3 +215,55 @@ def test_a_capture_its_records_checks_decisions_and_reports_read_back_alike(tmp_
         assert [c["title"] for c in store.report_cited_captures()] == ["Title 3"]
         assert next(store.report_captures([capture]))["record_date"] == "2026-11-30T12:00:00Z"
         assert store.states_at(store.state_mark())[link["id"]] == "ok"
+
+
+def test_hosts_are_leased_to_one_worker_until_released_or_expired(tmp_path: Path, database: str) -> None:
+    from datetime import timedelta
+
+    from archiver.store import parse_iso
+
+    now = parse_iso("2026-11-30T12:00:00Z")
+    later = now + timedelta(seconds=60)
+    with Store.open(tmp_path, database) as store:
+        for url in ("https://a.example/1", "https://a.example/2", "https://b.example/1", "https://c.example/1"):
+            store.ensure_link(url)
+        done = _checked(store, "https://d.example/ok", "ok", "2026-11-30T11:00:00Z")  # nothing due on d
+        store.update_link(done, cited_capture_id=1)
+        cutoffs = {"ok": now - timedelta(days=7), "pending": now - timedelta(days=7)}
+        claim = dict(now=now, lease_until=later, released_before=now)
+        assert store.claim_hosts("w1", cutoffs, limit=2, **claim) == ["a.example", "b.example"]
+        assert store.claim_hosts("w2", cutoffs, limit=5, **claim) == ["c.example"]
+        assert store.claim_hosts("w3", cutoffs, limit=5, **claim) == []
+        new, due = store.work_on_hosts(["a.example"], cutoffs)
+        assert [url for _, url in new] == ["https://a.example/1", "https://a.example/2"] and due == []
+        # w1 releases a.example: not claimed again before the host's delay has passed
+        store.release_hosts("w1", ["a.example"], now)
+        assert store.claim_hosts("w3", cutoffs, limit=5, now=now, lease_until=later,
+                                 released_before=now - timedelta(seconds=1)) == []
+        assert store.claim_hosts("w3", cutoffs, limit=5, **claim) == ["a.example"]
+        # w2 dies: its lease is renewed no more; once expired, c.example is another's
+        assert store.beat("w1", now, later, captures=1, checks=0) == 1  # b.example
+        expired = later + timedelta(seconds=1)
+        assert store.claim_hosts("w1", cutoffs, limit=5, now=expired, lease_until=expired + timedelta(seconds=60),
+                                 released_before=expired) == ["a.example", "b.example", "c.example"]
+        assert [row["host"] for row in store.stale_leases(expired)] == []
+
+
+def test_workers_claiming_at_once_get_different_hosts(tmp_path: Path, pg_url: str) -> None:
+    """FOR UPDATE SKIP LOCKED: a claim in progress neither blocks another nor hands it the same hosts."""
+    from datetime import timedelta
+
+    from archiver.store import utcnow
+
+    with Store.open(tmp_path, pg_url) as first, Store.open(tmp_path, pg_url) as second:
+        for n in range(6):
+            first.ensure_link(f"https://h{n}.example/")
+        now = utcnow()
+        claim = dict(now=now, lease_until=now + timedelta(seconds=60), released_before=now)
+        assert first.claim_hosts("w0", {}, limit=0, **claim) == []  # the hosts' lease rows exist
+        with first.atomic():  # w1's claim is not committed yet ...
+            mine = first.claim_hosts("w1", {}, limit=3, **claim)
+            started = time.monotonic()
+            theirs = second.claim_hosts("w2", {}, limit=6, **claim)  # ... and w2 neither waits nor overlaps
+            assert time.monotonic() - started < 2
+        assert len(mine) == 3 and len(theirs) == 3 and not set(mine) & set(theirs)
