@@ -306,3 +306,35 @@ def test_a_provider_the_checker_could_not_use_is_a_config_error(tmp_path: Path, 
     path.write_text(f"[platforms]\nproviders = [{entry}]\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path)
+
+
+def test_the_cli_reports_a_deleted_post_dead_removed_with_the_endpoint_answer_as_evidence(
+        make_server: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    site, api = make_server(), make_server()
+    endpoint = Endpoint()
+    endpoint.body = tweet(TEXT)
+    api.routes["/oembed"] = Route(handler=endpoint)
+    site.routes["*"] = Route(body=SHELL)
+    url = site.url("/jack/status/20")
+    pattern = f"re:^{re.escape(site.base)}/"
+    config_path = tmp_path / "cli.toml"
+    config_path.write_text(
+        f'[archive]\ndir = "{tmp_path / "archive"}"\n[fetch]\nallow_private_networks = true\nper_host_delay = "0s"\n'
+        'retries = 0\n[check]\nconfirm_checks = 1\nconfirm_span = "0s"\n[render]\nmode = "never"\n'
+        '[external]\nlookup = false\nsubmit = false\n'
+        f'[platforms]\nproviders = [{{ name = "X/Twitter", url_patterns = [{json.dumps(pattern)}], '
+        f'endpoint = "{api.base}/oembed?url={{url}}" }}]\n')
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config_path), "snapshot", url]).exit_code == 0
+    endpoint.status, endpoint.body = 404, b"Not Found"
+    result = runner.invoke(cli, ["--config", str(config_path), "check", url, "--fail-on", "dead"])
+    assert result.exit_code == 3, result.output
+    line = result.output.splitlines()[0]
+    assert line.startswith("dead") and "failed: removed (the oEmbed endpoint answers 404" in line
+    assert re.search(r"endpoint answer \S+/oembed\?url=\S+ \(404\) at warcs/ARCHIVER-\S+\.warc\.gz:\d+", line)
+    history = runner.invoke(cli, ["--config", str(config_path), "links", url])
+    assert "state: dead (removed)" in history.output
