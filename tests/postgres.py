@@ -52,8 +52,9 @@ def _as_user() -> list[str]:
 
 
 class PgServer:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, settings: tuple[str, ...] = ()) -> None:
         self.bin = bin_dir
+        self.settings = settings  # more "name=value" server settings (scripts/bench_workers.py logs statements)
         self.dir = Path(tempfile.mkdtemp(prefix="archiver-pg-"))
         self.data = self.dir / "data"
         self.port = _free_port()
@@ -71,7 +72,8 @@ class PgServer:
         self._process = subprocess.Popen(
             [*self.prefix, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-h", "127.0.0.1", "-k", str(self.dir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+             "-c", "full_page_writes=off", "-c", "max_connections=200",
+             *(arg for setting in self.settings for arg in ("-c", setting))],
             stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "wb"),  # noqa: SIM115
         )
         import psycopg
