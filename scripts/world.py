@@ -207,6 +207,7 @@ class _Hosts:
 
 
 def build_world(per_fate: int = 10, *, latency: float = 0.01, slow_latency: float = 0.8, seed: int = 0,
+                kinds: tuple[str, ...] = ("classic", "new"),
                 base_index: int = 1000, corpus: Path = CORPUS) -> tuple[World, list[Link]]:
     """The world as cited (before evolving) and its links with their fates."""
     pages = corpus_pages(corpus)
@@ -215,7 +216,7 @@ def build_world(per_fate: int = 10, *, latency: float = 0.01, slow_latency: floa
     hosts = _Hosts(world, len(pages), base_index)
     for _ in range(3):  # spare normal hosts for moved-host targets
         hosts.new("normal")
-    counts = {fate.name: max(1, round(per_fate * fate.weight)) for fate in FATES}
+    counts = {fate.name: max(1, round(per_fate * fate.weight)) if fate.kind in kinds else 0 for fate in FATES}
     links: list[Link] = []
     n = 0
     for i in range(max(counts.values())):  # round-robin, so that fates share hosts
@@ -568,7 +569,7 @@ def print_results(rows: list[Row], checks: int, seconds: dict[str, float]) -> di
     accuracy = correct / len(rows) if rows else 0.0
     table = confusion(rows)
     columns = [s for s in STATES if any(table[e][s] for e in table)]
-    print(f"\nworld: {len(rows)} links, {len(FATES)} fates, cited copy + {checks} check(s)")
+    print(f"\nworld: {len(rows)} links, {len({r.fate for r in rows})} fates, cited copy + {checks} check(s)")
     print("\nconfusion (rows: expected state, columns: reported state)")
     print(f"  {'':<10}" + "".join(f"{c:>9}" for c in columns))
     for expected in [s for s in STATES if s in table]:
@@ -626,7 +627,8 @@ def print_results(rows: list[Row], checks: int, seconds: dict[str, float]) -> di
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    world, links = build_world(args.per_fate, latency=args.latency, seed=args.seed)
+    kinds = ("classic", "new") if args.fates == "all" else (args.fates,)
+    world, links = build_world(args.per_fate, latency=args.latency, seed=args.seed, kinds=kinds)
     seconds: dict[str, float] = {}
     history: dict[str, list[str]] = defaultdict(list)
     with SimWeb(world, workdir / "simweb") as web:
@@ -671,6 +673,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checks", type=int, default=3, help="check runs after the world evolves (>= 3 to confirm)")
     parser.add_argument("--latency", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fates", choices=("all", "classic", "new"), default="all",
+                        help="the classic fates (issue 5), the new ones (issue 12), or all")
     parser.add_argument("--archiver", type=Path, default=ARCHIVER)
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one, removed)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (archive, WARCs, world)")
