@@ -32,6 +32,8 @@ MAX_FEED_ENTRIES = 500
 # A sitemap index lists sitemaps; some sites nest indexes once more. Deeper
 # than this is a trap (or a loop through ever new URLs), not a site map.
 MAX_FEED_DEPTH = 3
+# Sitemaps one source may lead to (each lists up to MAX_FEED_ENTRIES pages).
+MAX_SITEMAPS = 200
 
 
 @dataclass
@@ -85,6 +87,7 @@ class _Walk:
 
     seen: set[str] = field(default_factory=set)
     path: list[str] = field(default_factory=list)
+    sitemaps: int = 0  # nested sitemaps read
 
     def visit(self, url: str) -> bool:
         """Note ``url`` as read; False if it already was."""
@@ -243,7 +246,13 @@ class Harvester:
                     harvest.problems.append(CollectProblem(listed_by, 0, (
                         f"sitemaps nested more than {MAX_FEED_DEPTH} levels deep: {entry.url} "
                         f"(listed by {listed_by}) not read")))
+                elif walk.sitemaps >= MAX_SITEMAPS:
+                    harvest.problems.append(CollectProblem(listed_by, 0, (
+                        f"more than {MAX_SITEMAPS} sitemaps for one source: {entry.url} "
+                        f"(listed by {listed_by}) and the rest not read")))
+                    break
                 else:
+                    walk.sitemaps += 1
                     harvest.add(await self.feed(entry.url, name, walk=walk, depth=depth))
                 continue
             if not walk.visit(entry.url):

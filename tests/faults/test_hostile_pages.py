@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from archiver import harvest
 from archiver.cli import cli
 
 from ..server import TestServer, respond
@@ -204,6 +205,23 @@ def test_sitemaps_nested_without_end_stop_at_the_depth_limit(server: TestServer,
     assert server.routes["/hostile/deep/index.xml"].hits <= 4
 
 
+
+
+def test_a_source_reads_a_bounded_number_of_sitemaps(server: TestServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harvest, "MAX_SITEMAPS", 3)
+    config, _ = write_config(tmp_path)
+    children = []
+    for n in range(6):
+        page = server.route(f"/hostile/wide/page{n}", good_page(f"wide{n}"))
+        children.append(xml_route(server, f"/hostile/wide/pages{n}.xml", urlset(page)))
+    index = xml_route(server, "/hostile/wide/index.xml", sitemap_index(*children))
+    result = run(config, "collect", "--format", "json", index)
+    assert result.exit_code == 0, result.output
+    assert sorted(c["url"] for c in json.loads(result.stdout)) == [
+        f"https://cited.example/wide{n}/report" for n in range(3)]
+    assert f"more than 3 sitemaps for one source: {children[3]} (listed by {index}) and the rest not read" \
+        in result.stderr
 
 
 def test_a_sweep_keeps_the_citations_of_a_feed_entry_page_over_its_summary(server: TestServer,
