@@ -267,3 +267,26 @@ def test_workers_claiming_at_once_get_different_hosts(tmp_path: Path, pg_url: st
             theirs = second.claim_hosts("w2", {}, limit=6, **claim)  # ... and w2 neither waits nor overlaps
             assert time.monotonic() - started < 2
         assert len(mine) == 3 and len(theirs) == 3 and not set(mine) & set(theirs)
+
+
+def test_a_lost_postgresql_connection_is_opened_again(tmp_path: Path, pg_url: str) -> None:
+    """A connection dropped between two calls (a server restart, a failover) costs a retry, not the run;
+    one dropped inside a transaction fails that transaction whole, and the next call reconnects."""
+    import psycopg
+
+    with Store.open(tmp_path, pg_url) as store:
+        first = store.ensure_link("https://a.example/1")
+
+        def drop() -> None:
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                              "current_database() AND pid <> pg_backend_pid()")
+
+        drop()
+        assert store.link_by_id(first)["url"] == "https://a.example/1"
+        with pytest.raises(psycopg.OperationalError):
+            with store.atomic():
+                store.ensure_link("https://a.example/2")
+                drop()
+                store.ensure_link("https://a.example/3")
+        assert [link["url"] for link in store.links()] == ["https://a.example/1"]  # nothing half-recorded
