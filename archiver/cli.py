@@ -79,6 +79,9 @@ def handle_errors(func: F) -> F:
             where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else str(exc.filename)
             _fail(f"{where}: {exc.strerror or exc}", ExitCode.USAGE)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if type(exc).__module__.split(".")[0] == "psycopg":  # a PostgreSQL archive's server (SPEC §11)
+                _fail(f"the archive database (PostgreSQL): {str(exc).strip() or type(exc).__name__}; what was "
+                      "being recorded was not recorded (run again)", ExitCode.ERROR)
             _unexpected(exc)
 
     return wrapper  # type: ignore[return-value]
