@@ -751,6 +751,10 @@ def workers(ctx: click.Context, fmt: str) -> None:
 
     A worker silent for more than 120 s is shown as gone; a lease past its
     expiry (its worker died) is listed until another worker takes the host.
+
+    \b
+    Example:
+      archiver workers --format json
     """
     from .worker import worker_table
 

@@ -314,3 +314,13 @@ def test_sweep_leaves_capture_to_live_workers_and_does_it_without_them(tmp_path:
     assert result.exit_code == 0 and "captured: 1" in result.output, result.output
     with Store.open(tmp_path / "a", pg_url) as store:
         assert store.count_by_state() == {"ok": 1}
+
+
+@pytest.mark.parametrize("command", ["worker", "workers", "migrate"])
+def test_the_commands_have_help_with_an_example(command: str) -> None:
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Example" in result.output and "archiver" in result.output
