@@ -84,7 +84,8 @@ class Archive:
             self.store = Store.open(self.dir, self.config.archive.database)
             self.warc_dir.mkdir(parents=True, exist_ok=True)
             for stale in self.dir.glob("fetch-*"):  # bodies in flight when a run was killed
-                shutil.rmtree(stale, ignore_errors=True)
+                if not stale.name.startswith("fetch-WORKER-"):  # a live worker's (archiver.worker recovers them)
+                    shutil.rmtree(stale, ignore_errors=True)
             self._recover()
             self.temp_dir = Path(tempfile.mkdtemp(prefix="fetch-", dir=self.dir))
         except BaseException:
