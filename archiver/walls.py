@@ -204,6 +204,9 @@ _NOT_FOUND = re.compile(r"not found|\b404\b|nicht gefunden|introuvable|no encont
 REMOVAL_MAX_WORDS = 250
 
 
+OPENING_CHARS = 2000  # of the title, heading and opening words searched for a notice
+
+
 def removal_notice(title: str | None, text: str, heading: str | None = None, cited_text: str = "") -> bool:
     """The page's main text is a removal notice in place of the cited content.
 
@@ -214,12 +217,12 @@ def removal_notice(title: str | None, text: str, heading: str | None = None, cit
     words = text.split()
     if len(words) > REMOVAL_MAX_WORDS:
         return False
-    opening = " ".join(words[:80])
-    labels = " | ".join(v for v in (title, heading) if v)
+    opening = " ".join(words[:80])[:OPENING_CHARS]  # one 2-million-character "word" must not cost seconds
+    labels = " | ".join(v[:OPENING_CHARS] for v in (title, heading) if v)
     where = f"{labels} | {opening}"
     if not _REMOVED.search(where) or _NOT_FOUND.search(where):
         return False
-    return not _REMOVED.search(" ".join(cited_text.split()[:400]))
+    return not _REMOVED.search(" ".join(cited_text.split()[:400])[: OPENING_CHARS * 10])
 
 
 # ---------------------------------------------------------------- lost domains
