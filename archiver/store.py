@@ -741,8 +741,9 @@ class Store:
         if sketch is not None:
             row["sketch"] = sketch
         updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "payload_digest")
-        self.db.execute(f"INSERT INTO texts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-                        f"ON CONFLICT (payload_digest) DO UPDATE SET {updates}", list(row.values()))
+        with self.atomic():  # committed now (SQLite would otherwise hold it open in an implicit transaction)
+            self.db.execute(f"INSERT INTO texts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+                            f"ON CONFLICT (payload_digest) DO UPDATE SET {updates}", list(row.values()))
 
     def save_sketch(self, payload_digest: str, sketch: str) -> None:
         """The sketch of a stored main text ('' when the page has none: not tried again)."""
@@ -805,8 +806,9 @@ class Store:
         return self._insert("sweeps", {"started_at": iso(now or utcnow()), "states_before": self.state_mark()})
 
     def finish_sweep(self, sweep_id: int, summary: dict[str, Any], now: datetime | None = None) -> None:
-        self._update("sweeps", sweep_id, {"finished_at": iso(now or utcnow()), "summary": json.dumps(summary),
-                                          "states_after": self.state_mark()})
+        with self.atomic():
+            self._update("sweeps", sweep_id, {"finished_at": iso(now or utcnow()), "summary": json.dumps(summary),
+                                              "states_after": self.state_mark()})
 
     def state_mark(self) -> int:
         """The position in the state log now: ``states_at(mark)`` gives every link's state at this moment."""
@@ -1114,8 +1116,9 @@ class Store:
         due, params = self._due_clause(cutoffs)
         # a lease row for every host, committed on its own: a claim's transaction inserting rows would
         # make another claim inserting the same ones wait for it
-        self.db.execute("INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
-                        "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
+        with self.atomic():
+            self.db.execute("INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
+                            "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
         with self.atomic():
             rows = self.db.execute(
                 "SELECT h.host FROM host_leases h WHERE (h.worker IS NULL OR h.expires_at < ?) "
