@@ -741,7 +741,7 @@ class Store:
         if sketch is not None:
             row["sketch"] = sketch
         updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "payload_digest")
-        with self.atomic():  # committed now (SQLite would otherwise hold it open in an implicit transaction)
+        with self.atomic():  # a transaction of its own, as every write of the store
             self.db.execute(f"INSERT INTO texts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
                             f"ON CONFLICT (payload_digest) DO UPDATE SET {updates}", list(row.values()))
 

@@ -290,3 +290,16 @@ def test_a_lost_postgresql_connection_is_opened_again(tmp_path: Path, pg_url: st
                 drop()
                 store.ensure_link("https://a.example/3")
         assert [link["url"] for link in store.links()] == ["https://a.example/1"]  # nothing half-recorded
+
+
+def test_what_the_store_writes_is_committed_at_once(tmp_path: Path, database: str) -> None:
+    """Another reader (the workbench, a report, a worker) sees a saved text and a finished sweep at
+    once, and a kill after them loses neither."""
+    from archiver.store import parse_iso
+
+    with Store.open(tmp_path, database) as store, Store.open(tmp_path, database) as reader:
+        store.save_text("sha1:T", "Title", "words", None)
+        sweep = store.start_sweep(parse_iso("2026-11-30T03:00:00Z"))
+        store.finish_sweep(sweep, {"n": 1}, parse_iso("2026-11-30T03:10:00Z"))
+        assert reader.text_for("sha1:T") is not None
+        assert reader.sweeps()[-1]["finished_at"] == "2026-11-30T03:10:00Z"
