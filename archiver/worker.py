@@ -203,8 +203,12 @@ class _Heartbeat(threading.Thread):
         self.join(10)
 
 
+class _Stop(Exception):  # noqa: N818 - not an error: SIGTERM asks the worker to stop
+    pass
+
+
 def _stop_on_term(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise _Stop
 
 
 def run_worker(config: Config, options: WorkerOptions, *, on_event: Any = None) -> WorkerStats:
@@ -218,18 +222,21 @@ def run_worker(config: Config, options: WorkerOptions, *, on_event: Any = None) 
     claim = options.hosts or max(1, config.fetch.concurrency // per_host)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop_on_term)
-    with SharedArchive(config, worker_id) as archive:
-        store = archive.store
-        store.register_worker(worker_id, socket.gethostname(), os.getpid(), utcnow())
-        heartbeat = _Heartbeat(config, worker_id, options.lease, stats)
-        heartbeat.start()
-        say = on_event or (lambda message: log.info("%s", message))
-        say(f"worker {worker_id} started (lease {options.lease:g}s, {claim} host(s) at a time)")
-        try:
-            _loop(archive, options, stats, claim, say)
-        finally:
-            heartbeat.stop()
-            store.stop_worker(worker_id, utcnow())
+    say = on_event or (lambda message: log.info("%s", message))
+    try:  # a stop leaves the archive as a failure does: what was written but not recorded is set aside
+        with SharedArchive(config, worker_id) as archive:
+            store = archive.store
+            store.register_worker(worker_id, socket.gethostname(), os.getpid(), utcnow())
+            heartbeat = _Heartbeat(config, worker_id, options.lease, stats)
+            heartbeat.start()
+            say(f"worker {worker_id} started (lease {options.lease:g}s, {claim} host(s) at a time)")
+            try:
+                _loop(archive, options, stats, claim, say)
+            finally:
+                heartbeat.stop()
+                store.stop_worker(worker_id, utcnow())
+    except _Stop:
+        say(f"worker {worker_id} stopped (SIGTERM); its hosts are released")
     return stats
 
 

@@ -324,3 +324,24 @@ def test_the_commands_have_help_with_an_example(command: str) -> None:
 
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0 and "Example" in result.output and "archiver" in result.output
+
+
+def test_sigterm_stops_a_worker_that_releases_its_hosts(tmp_path: Path, pg_url: str) -> None:
+    from archiver.store import utcnow
+
+    archive = tmp_path / "archive"
+    config = _config(tmp_path / "config.toml", archive, pg_url)
+    _cite(archive, pg_url, ["https://nowhere.invalid/"])  # a host whose capture fails at once, then nothing due
+    process = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(config), "worker", "--poll", "0.2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    with Store.open(archive, pg_url) as store:
+        while not any(row["pid"] == process.pid for row in store.worker_rows()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err.decode()
+        assert b"stopped (SIGTERM)" in err
+        assert store.worker_rows() == [] and store.stale_leases(utcnow()) == []
+        assert store.count_by_state() != {"pending": 1}  # it worked before it stopped
