@@ -250,6 +250,9 @@ def test_migrate_copies_an_archive_whose_report_reads_the_same(tmp_path: Path, p
     # the copy goes on as an archive: a new capture gets the next id, the state log goes on
     assert _cli(pg_config, "snapshot", server.route("/pg/new", PAGE)).exit_code == 0
     assert _cli(pg_config, "links", "--state", "ok").output.count("/pg/") == 2
+    # export reads the shared database as it reads archive.db
+    exported = _cli(pg_config, "export", "--wacz", str(tmp_path / "out.wacz"))
+    assert exported.exit_code == 0 and (tmp_path / "out.wacz").stat().st_size > 0, exported.output
     # a second copy into a database that is not empty is refused, nothing changed
     again = _cli(sqlite_config, "migrate", "--to", pg_url)
     assert again.exit_code != 0 and "not empty" in again.output
