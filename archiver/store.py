@@ -1114,11 +1114,6 @@ class Store:
         """Lease up to ``limit`` hosts with due work that no live worker holds (``FOR UPDATE SKIP LOCKED``
         on PostgreSQL: workers claiming at once never wait for, nor take, each other's hosts)."""
         due, params = self._due_clause(cutoffs)
-        # a lease row for every host, committed on its own: a claim's transaction inserting rows would
-        # make another claim inserting the same ones wait for it
-        with self.atomic():
-            self.db.execute("INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
-                            "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
         with self.atomic():
             rows = self.db.execute(
                 "SELECT h.host FROM host_leases h WHERE (h.worker IS NULL OR h.expires_at < ?) "
@@ -1131,6 +1126,15 @@ class Store:
                 self.db.execute("UPDATE host_leases SET worker = ?, expires_at = ?, claimed_at = ? WHERE host = ?",
                                 [worker_id, iso_ms(lease_until), iso_ms(now), host])
         return hosts
+
+    def add_host_leases(self) -> None:
+        """A (free) lease row for every host of a link that has none: hosts first seen since the last call
+        become claimable. One pass over ``links``: workers call it when they start, when idle and every
+        so often, not per claim. Committed on its own: a claim's transaction inserting rows would make
+        another claim inserting the same ones wait for it."""
+        with self.atomic():
+            self.db.execute("INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
+                            "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
 
     def release_hosts(self, worker_id: str, hosts: Iterable[str], now: datetime) -> None:
         with self.atomic():

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILE_PREFIX = "WORKER-"
+HOSTS_EVERY = 30.0  # seconds between looks for new hosts while busy (Store.add_host_leases)
 _WORKER_FILE = re.compile(r"^WORKER-(w[0-9a-f]+)-")
 
 
@@ -254,7 +255,12 @@ def _loop(archive: SharedArchive, options: WorkerOptions, stats: WorkerStats, cl
     config, store, worker_id = archive.config, archive.store, archive.worker_id
     attempted: set[int] = set()  # links this worker tried this round (a disk-full capture stays due)
     archive.recover_dead_workers(_live_ids(store, options.lease) | {worker_id})
+    store.add_host_leases()
+    hosts_added = time.monotonic()
     while True:
+        if time.monotonic() - hosts_added > HOSTS_EVERY:  # hosts of links collected meanwhile
+            store.add_host_leases()
+            hosts_added = time.monotonic()
         now = utcnow()
         cutoffs = due_cutoffs(config.check, now)
         hosts = store.claim_hosts(worker_id, cutoffs, limit=claim, now=now,
@@ -274,6 +280,8 @@ def _loop(archive: SharedArchive, options: WorkerOptions, stats: WorkerStats, cl
                 store.release_hosts(worker_id, hosts, utcnow())
             if new or due:
                 continue
+        store.add_host_leases()
+        hosts_added = time.monotonic()
         left = [link_id for link_id in store.due_link_hosts(cutoffs) if link_id not in attempted]
         archive.recover_dead_workers(_live_ids(store, options.lease) | {worker_id})
         if left:  # on hosts another worker holds (or a dead one held until its lease expires)

@@ -231,6 +231,8 @@ def test_hosts_are_leased_to_one_worker_until_released_or_expired(tmp_path: Path
         store.update_link(done, cited_capture_id=1)
         cutoffs = {"ok": now - timedelta(days=7), "pending": now - timedelta(days=7)}
         claim = dict(now=now, lease_until=later, released_before=now)
+        assert store.claim_hosts("w1", cutoffs, limit=2, **claim) == []  # no host known yet
+        store.add_host_leases()
         assert store.claim_hosts("w1", cutoffs, limit=2, **claim) == ["a.example", "b.example"]
         assert store.claim_hosts("w2", cutoffs, limit=5, **claim) == ["c.example"]
         assert store.claim_hosts("w3", cutoffs, limit=5, **claim) == []
@@ -260,7 +262,7 @@ def test_workers_claiming_at_once_get_different_hosts(tmp_path: Path, pg_url: st
             first.ensure_link(f"https://h{n}.example/")
         now = utcnow()
         claim = dict(now=now, lease_until=now + timedelta(seconds=60), released_before=now)
-        assert first.claim_hosts("w0", {}, limit=0, **claim) == []  # the hosts' lease rows exist
+        first.add_host_leases()
         with first.atomic():  # w1's claim is not committed yet ...
             mine = first.claim_hosts("w1", {}, limit=3, **claim)
             started = time.monotonic()

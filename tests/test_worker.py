@@ -279,6 +279,7 @@ def test_workers_lists_live_workers_and_stale_leases(tmp_path: Path, pg_url: str
         store.register_worker("w1", "box-1", 11, now - timedelta(minutes=2))
         store.register_worker("w2", "box-2", 22, now - timedelta(minutes=2))
         cutoffs: dict[str, Any] = {}
+        store.add_host_leases()
         assert store.claim_hosts("w1", cutoffs, limit=1, now=now, lease_until=now + timedelta(seconds=60),
                                  released_before=now) == ["one.example"]
         assert store.claim_hosts("w2", cutoffs, limit=5, now=now, lease_until=now - timedelta(seconds=1),
