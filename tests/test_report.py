@@ -343,8 +343,8 @@ def test_changed_link_shows_a_highlighted_diff(report: Any) -> None:
     assert "similarity 0.62" in text
 
 
-def test_changes_since_the_previous_sweep_over_two_sweeps(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
+def test_changes_since_the_previous_sweep_over_two_sweeps(tmp_path: Path, database: str) -> None:
+    with Store.open(tmp_path, database) as store:  # SQLite and PostgreSQL (SPEC §11)
         world = build_first_sweep(store)
         first = build_report(store, now=at("2026-11-27T04:00:00Z"))
         assert first.changes.baseline == SWEEP_1[0]
@@ -362,8 +362,8 @@ def test_changes_since_the_previous_sweep_over_two_sweeps(tmp_path: Path) -> Non
     assert changes["newly_dead"] == [{"url": TASS, "before": "failing", "after": "dead", "reason": "http-404"}]
 
 
-def test_changes_since_the_previous_sweep_include_checks_made_between_sweeps(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
+def test_changes_since_the_previous_sweep_include_checks_made_between_sweeps(tmp_path: Path, database: str) -> None:
+    with Store.open(tmp_path, database) as store:  # SQLite and PostgreSQL (SPEC §11)
         world = build_first_sweep(store)
         world.fail(TASS, "2026-11-27T12:00:00Z", "dead", "http-404", 3, 404)  # `archiver check` between sweeps
         world.check(FLAKY, "2026-11-27T12:00:00Z", "ok", "ok", "unchanged", status=200)
