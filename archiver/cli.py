@@ -202,7 +202,7 @@ def snapshot(ctx: click.Context, urls: tuple[str, ...], fmt: str) -> None:
       archiver snapshot --format json https://a.example/ https://b.example/x
     """
     from .progress import StageProgress
-    from .snapshot import check_snapshot_url, snapshot as run_snapshot
+    from .capture.snapshot import check_snapshot_url, snapshot as run_snapshot
 
     config = get_config(ctx)
     valid, rejected = [], []
@@ -273,7 +273,7 @@ def links(ctx: click.Context, url: str | None, state: str | None, fmt: str, meme
     """
     from .listing import link_detail, link_rows, render_detail, render_rows
     from .models import State
-    from .store import Store
+    from .archive.store import Store
 
     config = get_config(ctx)
     if state and state not in {s.value for s in State}:
@@ -357,8 +357,8 @@ def collect(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
     import asyncio
 
     from .archive import Archive
-    from .fetch import Fetcher
-    from .harvest import Harvest, Harvester, source_for_argument
+    from .capture.fetch import Fetcher
+    from .collect.harvest import Harvest, Harvester, source_for_argument
 
     config = get_config(ctx)
     wanted = [source_for_argument(arg) for arg in sources]
@@ -432,11 +432,11 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
     """
     import asyncio
 
-    from .check import check_links
+    from .check.run import check_links
     from .collect.normalize import normalize_url
     from .progress import StageProgress
-    from .states import due_cutoffs
-    from .store import utcnow
+    from .check.states import due_cutoffs
+    from .archive.store import utcnow
 
     config = get_config(ctx)
     failing_states = _parse_fail_on(fail_on)
@@ -548,9 +548,9 @@ def diff(ctx: click.Context, url: str, against: str) -> None:
     import tempfile
 
     from .archive import WARC_DIR
-    from .check import diff_live
+    from .check.run import diff_live
     from .collect.normalize import normalize_url
-    from .store import DB_NAME, Store
+    from .archive.store import DB_NAME, Store
 
     config = get_config(ctx)
     db_path = config.archive.dir / DB_NAME
@@ -586,7 +586,7 @@ def report(ctx: click.Context, fmt: str, output: str | None, since: str | None) 
     """
     from .report import build_report, parse_since, write_report
     from .review.urls import replay_base
-    from .store import DB_NAME, Store
+    from .archive.store import DB_NAME, Store
 
     config = get_config(ctx)
     db_path = config.archive.dir / DB_NAME
@@ -652,7 +652,7 @@ def export(ctx: click.Context, wacz_path: str, states: tuple[str, ...], since: s
     from .export.wacz import Selection, export_wacz
     from .progress import StageProgress
     from .report import parse_since
-    from .store import DB_NAME, Store
+    from .archive.store import DB_NAME, Store
 
     config = get_config(ctx)
     wanted_states = _split_states(states)
@@ -788,7 +788,7 @@ def migrate(ctx: click.Context, target: str) -> None:
     Example:
       archiver migrate --to postgresql://archiver@db.example/archive
     """
-    from .store import DB_NAME, Store
+    from .archive.store import DB_NAME, Store
 
     config = get_config(ctx)
     if not target.startswith(("postgresql:", "postgres:")):

@@ -158,7 +158,7 @@ class RenderConfig:
     timeout: float = parse_duration("30s")
 
 
-PROVIDER_KINDS = ("oembed", "reddit", "mastodon", "bluesky")  # how archiver.platforms reads an endpoint's answer
+PROVIDER_KINDS = ("oembed", "reddit", "mastodon", "bluesky")  # how archiver.check.platforms reads an endpoint's answer
 
 
 @dataclass(frozen=True)
@@ -368,7 +368,7 @@ def _convert(kind: str, value: Any, where: str, base: Path) -> Any:
             for v in value
         ):
             raise fail("a list of {name, url_patterns, endpoint} tables")
-        for v in value:  # what archiver.platforms reads: a kind it knows, patterns that compile
+        for v in value:  # what archiver.check.platforms reads: a kind it knows, patterns that compile
             if v.get("kind", "oembed") not in PROVIDER_KINDS:
                 raise ConfigError(f"{where}: provider {v['name']!r}: kind must be one of "
                                   f"{', '.join(PROVIDER_KINDS)}, got {v.get('kind')!r}")

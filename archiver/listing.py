@@ -6,7 +6,7 @@ from typing import Any
 
 from .collect.normalize import normalize_url
 from .errors import UsageError
-from .store import Store
+from .archive.store import Store
 
 
 def _citation(row: dict[str, Any]) -> dict[str, Any]:

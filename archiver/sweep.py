@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .archive import REPORT_DIR, Archive
-from .fetch import Fetcher
-from .fetchers import warm_up
-from .harvest import Harvest, Harvester
-from .snapshot import DISK_FULL, SnapshotOutcome, capture_links
-from .states import due_cutoffs
-from .store import iso, utcnow
+from .capture.fetch import Fetcher
+from .capture.fetchers import warm_up
+from .collect.harvest import Harvest, Harvester
+from .capture.snapshot import DISK_FULL, SnapshotOutcome, capture_links
+from .check.states import due_cutoffs
+from .archive.store import iso, utcnow
 
 if TYPE_CHECKING:
-    from .check import CheckOutcome
+    from .check.run import CheckOutcome
 
 
 @dataclass
@@ -138,7 +138,7 @@ def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | Non
     due = [row for row in archive.store.due_links(due_cutoffs(archive.config.check, utcnow())) if row["id"] not in skip]
     if not due:
         return
-    from .check import check_links  # noqa: PLC0415 - the checker's text extraction is slow to import; most sweeps of new links need none
+    from .check.run import check_links  # noqa: PLC0415 - the checker's text extraction is slow to import; most sweeps of new links need none
 
     if progress:
         progress("checking", len(due))

@@ -47,16 +47,17 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, cdxj, warc
+from . import __version__
+from .capture import cdxj, warc
 from .archive import Archive
 from .config import Config
 from .errors import UsageError
-from .snapshot import SnapshotOutcome, capture_links
-from .states import due_cutoffs
-from .store import Store, parse_iso, utcnow
+from .capture.snapshot import SnapshotOutcome, capture_links
+from .check.states import due_cutoffs
+from .archive.store import Store, parse_iso, utcnow
 
 if TYPE_CHECKING:
-    from .check import CheckOutcome
+    from .check.run import CheckOutcome
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ def _work(archive: SharedArchive, new: list[tuple[int, str]], due: list[dict[str
 
         capture_links(archive, new, captured, keep=False)
     if due:
-        from .check import check_links  # noqa: PLC0415 - slow to import; a round of new links needs none
+        from .check.run import check_links  # noqa: PLC0415 - slow to import; a round of new links needs none
 
         def checked(outcome: CheckOutcome) -> None:
             stats.checks += 1

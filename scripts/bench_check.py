@@ -15,7 +15,7 @@ One invocation:
    every page's bytes then differ while its main text stays the same: the common
    case of a nightly re-check);
 4. times ``archiver check --all`` (CPU = user+sys of the process tree, os.wait4);
-5. baseline: in a fresh process, times ``archiver.extract.extract`` (else
+5. baseline: in a fresh process, times ``archiver.check.extract.extract`` (else
    ``trafilatura.extract``) over exactly the pages the checker must extract:
 
    - the live page of every *modified* link (1,000): its bytes differ from the
@@ -108,10 +108,10 @@ from simweb import Route, corpus_pages, render_page
 spec = json.load(open(sys.argv[2]))
 t0 = time.process_time()
 try:
-    from archiver.extract import decode_text, extract
+    from archiver.check.extract import decode_text, extract
     def run(body, url):
         return extract(decode_text(body, "text/html; charset=utf-8"), url)
-    which = "archiver.extract.extract"
+    which = "archiver.check.extract.extract"
 except ImportError:
     import trafilatura
     def run(body, url):

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from archiver.archive import WARC_DIR, Archive  # noqa: E402
 from archiver.config import ArchiveConfig, Config, ExternalConfig  # noqa: E402
 from archiver.export.wacz import Selection, export_wacz  # noqa: E402
-from archiver.fetch import _BodySink  # noqa: E402
+from archiver.capture.fetch import _BodySink  # noqa: E402
 from archiver.models import FetchResult, Hop  # noqa: E402
-from archiver.store import Store  # noqa: E402
+from archiver.archive.store import Store  # noqa: E402
 
 WORDS = ("council budget ministry report figures year said according officials agreement talks leaders court "
          "ruling election results statement press conference analysts warned government minister").split()

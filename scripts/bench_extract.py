@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archiver.diff import similarity
-from archiver.extract import decode_body, decode_text, extract
+from archiver.check.diff import similarity
+from archiver.check.extract import decode_body, decode_text, extract
 
 DEFAULT_PAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus" / "pages"
 

@@ -3,7 +3,7 @@
 
 1. **Renders per minute.** scripts/simweb.py serves ``--spa`` application
    shells whose articles come from a JSON API (the world's ``spa`` pages);
-   ``archiver.render.Renderer`` renders them all with ``[render]
+   ``archiver.check.render.Renderer`` renders them all with ``[render]
    max_concurrent`` pages at once (default 2) in Debian's chromium. Reported:
    wall time, CPU of this process and of the browser's processes (user+sys,
    from ``RUSAGE_CHILDREN`` once the browser has exited), pages per minute.
@@ -63,7 +63,7 @@ def add_spa(world: World, count: int, base_index: int = 5000, per_host: int = 10
 
 def renders_per_minute(urls: list[str], concurrent: int, timeout: float) -> dict[str, Any]:
     from archiver.config import Config, FetchConfig, RenderConfig
-    from archiver.render import Renderer
+    from archiver.check.render import Renderer
 
     config = Config(fetch=replace(FetchConfig(), allow_private_networks=True),
                     render=RenderConfig(mode="auto", max_concurrent=concurrent, timeout=timeout))

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from archiver.report import FORMATS, build_report, render, write_report  # noqa: E402
-from archiver.store import Store, iso  # noqa: E402
+from archiver.archive.store import Store, iso  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 SWEEPS = (NOW - timedelta(days=1, hours=1), NOW - timedelta(hours=1))

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_report import build_world  # noqa: E402
 
 from archiver.review.decisions import decide  # noqa: E402
-from archiver.store import Store  # noqa: E402
+from archiver.archive.store import Store  # noqa: E402
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from simweb import SimWeb, bench_world  # noqa: E402
 
 from archiver.collect.normalize import normalize_url  # noqa: E402
-from archiver.store import CitationInput, Store  # noqa: E402
+from archiver.archive.store import CitationInput, Store  # noqa: E402
 from tests.postgres import PgServer, _bin_dir  # noqa: E402
 
 STATEMENT = re.compile(r"LOG:  (statement|execute [^:]*):")

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from archiver.report import write_reports  # noqa: E402
-from archiver.store import Store  # noqa: E402
+from archiver.archive.store import Store  # noqa: E402
 from tests.test_report import NOW, at, build_world  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

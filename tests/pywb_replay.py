@@ -5,7 +5,7 @@ pywb runs in a subprocess: a ``FrontEndApp`` served by gevent on a free
 ``127.0.0.1`` port, with auto-collections under a temporary root. Each warcs
 directory a test registers becomes a collection whose ``archive`` and
 ``indexes`` entries are symlinks to that directory (the layout documented in
-``archiver.cdxj``), indexed by ``archiver.cdxj.update_index`` (``add`` runs it;
+``archiver.capture.cdxj``), indexed by ``archiver.capture.cdxj.update_index`` (``add`` runs it;
 run it again after writing more files: pywb reads the index on every request).
 
 Use it from a test module (or import the fixture once in conftest.py); however
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.cdxj import update_index
+from archiver.capture.cdxj import update_index
 
 SERVER = r"""
 from gevent.monkey import patch_all; patch_all()

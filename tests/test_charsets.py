@@ -6,7 +6,7 @@ import pytest
 
 from archiver.charsets import decode_declared, header_charset, text_codec
 from archiver.collect.decode import decode_document
-from archiver.extract import decode_text
+from archiver.check.extract import decode_text
 
 NOT_TEXT = ["rot13", "rot_13", "base64", "hex", "hex_codec", "zlib", "bz2", "uu", "quopri", "idna", "undefined",
             "punycode", "utf-7", "unicode_escape", "raw_unicode_escape", "mbcs", "no-such-charset", "", "aliases"]

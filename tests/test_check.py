@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.archive import Archive
-from archiver.check import check_links
+from archiver.check.run import check_links
 from archiver.cli import cli
 from archiver.collect.normalize import normalize_url
 from archiver.config import CheckConfig, Config
-from archiver.snapshot import snapshot
+from archiver.capture.snapshot import snapshot
 
 from .server import Route, TestServer, respond
 from .test_extract import corpus_html, edited_variant, noisy_variant, rewritten_variant, sample_html
@@ -238,12 +238,12 @@ def test_identical_payload_skips_extraction_and_writes_a_revisit(world: Config, 
     snap(world, url)
     check(world, url)  # the cited copy's text is now cached
 
-    import archiver.pages
+    import archiver.check.pages
 
     def no_extraction(*args: object, **kwargs: object) -> None:
         raise AssertionError("extraction should be skipped for an identical payload")
 
-    monkeypatch.setattr(archiver.pages, "extract", no_extraction)
+    monkeypatch.setattr(archiver.check.pages, "extract", no_extraction)
     result = check(world, url)
     assert (result["reason"], result["similarity"]) == ("unchanged", 1.0)
     with Archive(world) as archive:
@@ -286,7 +286,7 @@ def test_check_cli_fail_on_and_diff(world: Config, server: TestServer, tmp_path:
 
 
 def test_a_large_check_extracts_in_worker_processes(world: Config, server: TestServer) -> None:
-    from archiver.check import POOL_THRESHOLD
+    from archiver.check.run import POOL_THRESHOLD
 
     paths = [f"/check/pool/{n}" for n in range(POOL_THRESHOLD + 5)]
     urls = [server.route(path, ARTICLE.replace("</body>", f"<!-- {n} --></body>")) for n, path in enumerate(paths)]
@@ -314,7 +314,7 @@ def test_challenge_page_with_503_is_blocked_not_dead(world: Config, server: Test
 
 def test_identical_payload_never_extracts_the_cited_copy(world: Config, server: TestServer,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import archiver.pages
+    import archiver.check.pages
 
     url = server.route("/check/identical-fresh", ARTICLE)
     snap(world, url)
@@ -322,7 +322,7 @@ def test_identical_payload_never_extracts_the_cited_copy(world: Config, server: 
     def no_extraction(*args: object, **kwargs: object) -> None:
         raise AssertionError("no extraction needed for a byte-identical page")
 
-    monkeypatch.setattr(archiver.pages, "extract", no_extraction)
+    monkeypatch.setattr(archiver.check.pages, "extract", no_extraction)
     assert check(world, url)["reason"] == "unchanged"  # first check: the cited text was never extracted
 
 
@@ -383,9 +383,9 @@ def _hop(url: str, status: int, digest: str = "", location: str | None = None) -
 
 def test_moved_is_judged_against_where_the_cited_copy_landed() -> None:
     """A 301 the cited copy was already reached through is no move; a 301 somewhere else is."""
-    from archiver.check import judge_fetch
+    from archiver.check.run import judge_fetch
     from archiver.models import FetchResult
-    from archiver.pages import PageText, TextExtractor
+    from archiver.check.pages import PageText, TextExtractor
 
     old, landing = "https://a.example/old", "https://b.example/new-home"
     result = FetchResult(url=old, hops=[_hop(old, 301, location=landing), _hop(landing, 200, "sha1:SAME")])
@@ -405,7 +405,7 @@ def test_moved_is_judged_against_where_the_cited_copy_landed() -> None:
 @pytest.mark.parametrize("cut", [10, 2000])
 def test_a_cut_short_record_is_a_damaged_copy_never_a_revisits_original(world: Config, server: TestServer,
                                                                         cut: int) -> None:
-    from archiver.pages import DamagedCopy, TextExtractor
+    from archiver.check.pages import DamagedCopy, TextExtractor
 
     url = server.route(f"/check/damaged-unit-{cut}", ARTICLE)
     snap(world, url)

@@ -31,10 +31,10 @@ from archiver.collect.endpoints.mastodon import MastodonThread
 from archiver.collect.endpoints.reddit import RedditThread
 from archiver.collect.endpoints.wordpress import WordPressThread
 from archiver.config import Config
-from archiver.fetch import Fetcher
-from archiver.harvest import Harvester
-from archiver.store import Store
-from archiver.threads import add_platform_comments
+from archiver.capture.fetch import Fetcher
+from archiver.collect.harvest import Harvester
+from archiver.archive.store import Store
+from archiver.collect.threads import add_platform_comments
 
 from .server import TestServer, respond
 

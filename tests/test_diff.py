@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.diff import (
+from archiver.check.diff import (
     bigram_profile,
     diff_ops,
     profile_similarity,
@@ -19,7 +19,7 @@ from archiver.diff import (
     titles_match,
     unified_diff,
 )
-from archiver.extract import extract
+from archiver.check.extract import extract
 
 from .test_extract import CORPUS_NAMES, corpus_extracted, corpus_html, edited_variant, noisy_variant, rewritten_variant
 

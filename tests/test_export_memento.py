@@ -16,14 +16,14 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archiver.archive import Archive
-from archiver.check import check_links
+from archiver.check.run import check_links
 from archiver.collect.normalize import normalize_url
 from archiver.config import CheckConfig, Config, ExternalConfig
 from archiver.export.memento import parse_links, read_timegate, timemap_bounds
 from archiver.report import build_report, render
 from archiver.report.as_json import link_json
-from archiver.snapshot import snapshot
-from archiver.store import CitationInput, Store
+from archiver.capture.snapshot import snapshot
+from archiver.archive.store import CitationInput, Store
 
 from .pywb_replay import PywbReplay
 from .server import TestServer
@@ -167,7 +167,7 @@ def test_a_rate_limiting_archive_is_a_note_and_asked_again_later(dying: tuple[Co
 def test_a_302_timegate_with_first_and_last_in_its_link_header() -> None:
     """The Internet Archive's style: a redirect to the memento, first and last listed in Link."""
     from archiver.models import FetchResult, Hop
-    from archiver.store import utcnow
+    from archiver.archive.store import utcnow
 
     link = ('<http://a.example/>; rel="original", <https://web.archive.org/web/timemap/link/http://a.example/>; '
             'rel="timemap"; type="application/link-format", <https://web.archive.org/web/20020120142510/'

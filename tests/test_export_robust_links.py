@@ -16,8 +16,8 @@ from archiver.cli import cli
 from archiver.collect.normalize import normalize_url
 from archiver.config import Config, ServeConfig
 from archiver.export.robust_links import cite_section, link_robust_links
-from archiver.snapshot import snapshot
-from archiver.store import CitationInput, Store
+from archiver.capture.snapshot import snapshot
+from archiver.archive.store import CitationInput, Store
 
 from .pywb_replay import PywbReplay
 from .server import TestServer

@@ -16,7 +16,7 @@ import pytest
 from archiver.archive import Archive
 from archiver.config import Config, ExternalConfig, Source
 from archiver.export.spn import ACCESS_KEY_ENV, SECRET_KEY_ENV, submit_new_links
-from archiver.store import Store
+from archiver.archive.store import Store
 from archiver.sweep import sweep
 
 from .server import TestServer

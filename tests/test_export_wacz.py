@@ -18,14 +18,14 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.archive import Archive
-from archiver.cdxj import index_file
-from archiver.check import check_links
+from archiver.capture.cdxj import index_file
+from archiver.check.run import check_links
 from archiver.cli import cli
 from archiver.collect.normalize import normalize_url
 from archiver.config import CheckConfig, Config
 from archiver.export.wacz import Selection, _LineSorter, export_wacz
-from archiver.snapshot import snapshot
-from archiver.store import Store
+from archiver.capture.snapshot import snapshot
+from archiver.archive.store import Store
 
 from .pywb_replay import PywbReplay
 from .server import Route, TestServer
@@ -198,7 +198,7 @@ def test_cli_export_states_and_errors(world: Config, archive_of_four: dict[str, 
 
 
 def test_export_by_source_name_or_url(world: Config, archive_of_four: dict[str, str], tmp_path: Path) -> None:
-    from archiver.store import CitationInput
+    from archiver.archive.store import CitationInput
 
     with Store.open(world.archive.dir) as store:
         store.record_source("https://news.example/story", "url", name="the story")

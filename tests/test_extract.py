@@ -19,8 +19,8 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from archiver.diff import similarity
-from archiver.extract import (
+from archiver.check.diff import similarity
+from archiver.check.extract import (
     MAX_HTML_CHARS,
     Extracted,
     decode_body,
@@ -389,7 +389,7 @@ def test_extract_accepts_bytes() -> None:
 
 
 def test_extract_huge_page_is_cut_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("archiver.extract.MAX_HTML_CHARS", 200_000)  # the real cap takes seconds
+    monkeypatch.setattr("archiver.check.extract.MAX_HTML_CHARS", 200_000)  # the real cap takes seconds
     paragraphs = "".join(f"<p>Paragraph {i} says something about the topic at hand.</p>" for i in range(60_000))
     html = f"<html><head><title>Huge</title></head><body><article>{paragraphs}</article></body></html>"
     start = time.perf_counter()

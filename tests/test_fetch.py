@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import Config, FetchConfig
-from archiver.fetch import Fetcher, fetch_one, parse_target
+from archiver.capture.fetch import Fetcher, fetch_one, parse_target
 from archiver.models import EXCLUSION_REASONS, FETCH_FAILURE_REASONS, FetchResult
-from archiver.netguard import is_public_address
+from archiver.capture.netguard import is_public_address
 
 from .server import TestServer, drop_connection, respond
 

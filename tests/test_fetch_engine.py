@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Config, FetchConfig
-from archiver.fetch import Fetcher
+from archiver.capture.fetch import Fetcher
 from archiver.models import FetchResult
-from archiver.politeness import RetryPolicy, fan_out, parse_retry_after
+from archiver.capture.politeness import RetryPolicy, fan_out, parse_retry_after
 
 from .server import Sequence, TestServer, Tracker, drop_connection
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from archiver.extract import extract
-from archiver.judge import (
+from archiver.check.extract import extract
+from archiver.check.judge import (
     classify_status,
     is_site_root,
     is_trivial_redirect,

@@ -8,7 +8,7 @@ import pytest
 from lxml.html import document_fromstring
 
 from archiver import markup
-from archiver.extract import extract
+from archiver.check.extract import extract
 
 PAGES = Path(__file__).parent / "data" / "corpus" / "pages"
 

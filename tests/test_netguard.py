@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Config
-from archiver.fetch import Fetcher
+from archiver.capture.fetch import Fetcher
 from archiver.models import FetchResult
-from archiver.netguard import (
+from archiver.capture.netguard import (
     IPV4_SPECIAL_PURPOSE, IPV6_SPECIAL_PURPOSE, ConnectFailure, GuardedBackend, IPAddress,
     allow_everything, is_public_address,
 )  # fmt: skip

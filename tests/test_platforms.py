@@ -1,4 +1,4 @@
-"""Platform posts checked through their public endpoints (SPEC §5, archiver.platforms).
+"""Platform posts checked through their public endpoints (SPEC §5, archiver.check.platforms).
 
 A local server plays the post's page (the same script shell for every path,
 whether the post exists or not, as X and YouTube do) and another plays the
@@ -21,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.archive import Archive
 from archiver.config import Config, PlatformsConfig, RenderConfig
-from archiver.platforms import Answer, discover, endpoint_for, load_providers, read_answer
+from archiver.check.platforms import Answer, discover, endpoint_for, load_providers, read_answer
 
 from .server import Route, respond
 from .test_check import check, snap, world  # noqa: F401  (world: a fixture)
@@ -279,8 +279,8 @@ def test_endpoint_checks_go_through_the_network_guard(world: Config, make_server
     snap(config, url)
     guarded = replace(config, fetch=replace(config.fetch, allow_private_networks=False))
     with Archive(guarded) as archive:
-        from archiver.fetch import Fetcher
-        from archiver.platforms import Platforms
+        from archiver.capture.fetch import Fetcher
+        from archiver.check.platforms import Platforms
 
         async def ask() -> Any:
             async with Fetcher(guarded.fetch, temp_dir=archive.temp_dir) as fetcher:

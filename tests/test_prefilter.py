@@ -1,5 +1,5 @@
 """The pre-filter that recognises a page whose main text is the cited copy's without extracting it
-(archiver.prefilter), and a check that never extracts a cited copy (archiver.pages)."""
+(archiver.check.prefilter), and a check that never extracts a cited copy (archiver.check.pages)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver import prefilter
+from archiver.check import prefilter
 from archiver.archive import Archive
 from archiver.collect.normalize import normalize_url
 from archiver.config import Config
-from archiver.extract import extract
+from archiver.check.extract import extract
 
 from .server import TestServer, respond
 from .test_check import ARTICLE, check, snap, world  # noqa: F401 - world: the fixture
@@ -139,16 +139,16 @@ def test_a_check_never_extracts_the_cited_copy(world: Config, server: TestServer
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The cited copy is extracted once, at capture; a check of a noisy page extracts nothing,
     a check of an edited page only the live page."""
-    import archiver.pages
+    import archiver.check.pages
 
     calls: list[str | None] = []
-    real = archiver.pages.extract
+    real = archiver.check.pages.extract
 
     def counted(html: str, url: str | None = None) -> Any:
         calls.append(url)
         return real(html, url)
 
-    monkeypatch.setattr(archiver.pages, "extract", counted)
+    monkeypatch.setattr(archiver.check.pages, "extract", counted)
     served = iter(range(1000))
     body = {"html": ARTICLE}
 

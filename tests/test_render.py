@@ -1,4 +1,4 @@
-"""Application shells rendered in headless Chromium (SPEC §5 ``[render]``, §6; archiver.render).
+"""Application shells rendered in headless Chromium (SPEC §5 ``[render]``, §6; archiver.check.render).
 
 A local site serves a script shell whose article comes from a JSON API, like
 the news sites built as single-page applications: the raw HTML never changes,
@@ -20,7 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.archive import Archive
 from archiver.config import Config, RenderConfig
-from archiver.render import Renderer, find_browser, looks_like_shell, rendered_key
+from archiver.check.render import Renderer, find_browser, looks_like_shell, rendered_key
 
 from .server import Route, respond
 from .test_check import ARTICLE, check, snap, world  # noqa: F401  (world: a fixture)
@@ -139,11 +139,11 @@ def test_missing_chromium_warns_once_and_judges_the_raw_html(world: Config, make
     site, api = spa_site(make_server)
     url = site.url("/news/tram.html")
     config = replace(world, render=RenderConfig(mode="auto", browser="/nonexistent/chromium"))
-    with caplog.at_level(logging.WARNING, logger="archiver.render"):
+    with caplog.at_level(logging.WARNING, logger="archiver.check.render"):
         snap(config, url)
         result = check(config, url)
     assert result["verdict"] == "ok"  # raw HTML judgement, as before rendering existed
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "archiver.render"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "archiver.check.render"]
     assert len(warnings) == 2 and all("no Chromium found (/nonexistent/chromium)" in w for w in warnings)
 
 
@@ -196,7 +196,7 @@ def _refuse_except(host: str, check: Any) -> Any:
     """The guard as configured without allow_private_networks, except for the test page's own host."""
     from urllib.parse import urlsplit
 
-    from archiver.netguard import is_public_address
+    from archiver.capture.netguard import is_public_address
 
     async def refusal(url: str) -> str | None:
         parts = urlsplit(url)
@@ -219,7 +219,7 @@ def test_derived_records_pass_warcio_check_and_are_indexed(tmp_path) -> None:  #
     import sys
     from pathlib import Path
 
-    from archiver import warc
+    from archiver.capture import warc
 
     writer = warc.WarcWriter(tmp_path, max_size=10**9)
     dom = writer.write_derived("conversion", "http://example.com/a", b"<html><p>rendered</p></html>",

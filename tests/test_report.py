@@ -27,7 +27,7 @@ from archiver.report.as_markdown import md
 from archiver.report.html_assets import CSP
 from archiver.report.model import replay_url
 from archiver.report.textdiff import condense
-from archiver.store import CitationInput, Store
+from archiver.archive.store import CitationInput, Store
 
 DATA = Path(__file__).parent / "data" / "report"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -51,7 +51,7 @@ def test_guard_tokens() -> None:
 def test_workbench_answers_bad_requests_and_unknown_pages_with_their_status(tmp_path: Path) -> None:
     from archiver.config import ArchiveConfig, Config
     from archiver.review.app import create_app
-    from archiver.store import Store
+    from archiver.archive.store import Store
 
     Store.open(tmp_path).close()
     client = create_app(Config(archive=ArchiveConfig(dir=tmp_path)), Guard(""), "http://127.0.0.1:8081/").test_client()

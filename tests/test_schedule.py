@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from archiver.lock import ArchiveLock
+from archiver.archive.lock import ArchiveLock
 
 from .server import TestServer
 from .test_snapshot import PAGE, count_rows

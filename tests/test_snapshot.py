@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
-from archiver.warc import read_record
+from archiver.capture.warc import read_record
 
 from .pywb_replay import PywbReplay
 from .server import TestServer
@@ -194,7 +194,7 @@ def test_redirect_into_a_private_network_is_refused(tmp_path: Path, server: Test
     import asyncio
 
     from archiver.config import load_config
-    from archiver.fetch import Fetcher
+    from archiver.capture.fetch import Fetcher
 
     public = make_server()  # pretend this loopback host is on the public internet
     target = server.route("/snap/secret", b"internal")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import ArchiveBusy, StoreError
-from archiver.lock import ArchiveLock
-from archiver.store import SCHEMA_VERSION, CitationInput, Store
+from archiver.archive.lock import ArchiveLock
+from archiver.archive.store import SCHEMA_VERSION, CitationInput, Store
 
 
 def test_new_store_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
@@ -87,8 +87,8 @@ def test_due_links_follow_the_intervals_given_now(tmp_path: Path, database: str)
     from datetime import timedelta
 
     from archiver.config import CheckConfig
-    from archiver.states import due_cutoffs
-    from archiver.store import parse_iso
+    from archiver.check.states import due_cutoffs
+    from archiver.archive.store import parse_iso
 
     now = parse_iso("2026-11-30T12:00:00Z")
     with Store.open(tmp_path, database) as store:
@@ -110,7 +110,7 @@ def test_due_links_follow_the_intervals_given_now(tmp_path: Path, database: str)
 
 
 def test_every_state_a_link_enters_is_logged_and_sweeps_mark_the_log(tmp_path: Path, database: str) -> None:
-    from archiver.store import parse_iso
+    from archiver.archive.store import parse_iso
 
     with Store.open(tmp_path, database) as store:
         first = store.ensure_link("https://a.example/1")
@@ -131,7 +131,7 @@ def test_every_state_a_link_enters_is_logged_and_sweeps_mark_the_log(tmp_path: P
 def test_migration_rebuilds_the_state_history_of_an_existing_archive(tmp_path: Path) -> None:
     import sqlite_utils
 
-    from archiver import store as store_module
+    from archiver.archive import store as store_module
 
     before = store_module.MIGRATIONS.index(store_module._migrate_state_history)
     db = sqlite_utils.Database(sqlite3.connect(tmp_path / "archive.db"))
@@ -171,7 +171,7 @@ def test_postgresql_store_from_a_newer_archiver_is_refused(tmp_path: Path, pg_ur
 
 def test_a_capture_its_records_checks_decisions_and_reports_read_back_alike(tmp_path: Path, database: str) -> None:
     from archiver.models import FetchResult, Hop, RecordLocation
-    from archiver.store import parse_iso
+    from archiver.archive.store import parse_iso
 
     when = parse_iso("2026-11-30T12:00:00Z")
     with Store.open(tmp_path, database) as store:
@@ -220,7 +220,7 @@ def test_a_capture_its_records_checks_decisions_and_reports_read_back_alike(tmp_
 def test_hosts_are_leased_to_one_worker_until_released_or_expired(tmp_path: Path, database: str) -> None:
     from datetime import timedelta
 
-    from archiver.store import parse_iso
+    from archiver.archive.store import parse_iso
 
     now = parse_iso("2026-11-30T12:00:00Z")
     later = now + timedelta(seconds=60)
@@ -255,7 +255,7 @@ def test_workers_claiming_at_once_get_different_hosts(tmp_path: Path, pg_url: st
     """FOR UPDATE SKIP LOCKED: a claim in progress neither blocks another nor hands it the same hosts."""
     from datetime import timedelta
 
-    from archiver.store import utcnow
+    from archiver.archive.store import utcnow
 
     with Store.open(tmp_path, pg_url) as first, Store.open(tmp_path, pg_url) as second:
         for n in range(6):
@@ -297,7 +297,7 @@ def test_a_lost_postgresql_connection_is_opened_again(tmp_path: Path, pg_url: st
 def test_what_the_store_writes_is_committed_at_once(tmp_path: Path, database: str) -> None:
     """Another reader (the workbench, a report, a worker) sees a saved text and a finished sweep at
     once, and a kill after them loses neither."""
-    from archiver.store import parse_iso
+    from archiver.archive.store import parse_iso
 
     with Store.open(tmp_path, database) as store, Store.open(tmp_path, database) as reader:
         store.save_text("sha1:T", "Title", "words", None)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.cli import cli
-from archiver.lock import ArchiveLock
+from archiver.archive.lock import ArchiveLock
 
 from .server import TestServer
 from .test_snapshot import PAGE, count_rows, warcio_check
@@ -113,7 +113,7 @@ def test_kill_9_mid_sweep_loses_nothing_and_refetches_nothing(tmp_path: Path) ->
 def test_fetch_workers_get_whole_hosts_in_balanced_shards() -> None:
     from urllib.parse import urlsplit
 
-    from archiver.fetchers import _shards
+    from archiver.capture.fetchers import _shards
 
     sizes = {"big.example": 40, "mid.example": 25, **{f"h{n}.example": 5 for n in range(7)}}
     urls = [f"https://{host}/{i}" for host, count in sizes.items() for i in range(count)]
@@ -126,7 +126,7 @@ def test_fetch_workers_get_whole_hosts_in_balanced_shards() -> None:
 def test_fetch_workers_fetch_every_url_once(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
     """Workers fork from the warmed-up fork server; every URL comes back once, from its host."""
     from archiver.config import load_config
-    from archiver.fetchers import fetch_in_processes, warm_up
+    from archiver.capture.fetchers import fetch_in_processes, warm_up
 
     warm_up()
     sites = [make_server() for _ in range(3)]
@@ -147,7 +147,7 @@ def test_fetch_workers_are_spawned_when_the_fork_server_cannot_start(
         tmp_path: Path, server: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
     from multiprocessing import forkserver
 
-    from archiver import fetchers
+    from archiver.capture import fetchers
     from archiver.config import load_config
 
     def broken() -> None:

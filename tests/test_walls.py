@@ -1,4 +1,4 @@
-"""Walls, removal notices and lost domains in front of a cited page (SPEC §5, archiver.walls).
+"""Walls, removal notices and lost domains in front of a cited page (SPEC §5, archiver.check.walls).
 
 Each test cites a real article (the cited copy), puts a wall, a removal notice
 or a hijacked site in front of it on a local server, and checks the verdict and
@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from archiver import walls
+from archiver.check import walls
 from archiver.config import Config
 
 from .test_check import ARTICLE, OTHER, check, html_route, snap, world  # noqa: F401  (world: a fixture)
@@ -200,7 +200,7 @@ def test_wall_reasons_never_count_as_failures_and_removals_confirm_like_a_404() 
 
     from archiver.config import CheckConfig
     from archiver.models import Verdict
-    from archiver.states import CONTENT_FAILURE_REASONS, WALL_REASONS, transition
+    from archiver.check.states import CONTENT_FAILURE_REASONS, WALL_REASONS, transition
 
     config = CheckConfig(confirm_checks=3, confirm_span=0.0)
     now = datetime(2026, 11, 30, tzinfo=UTC)

@@ -22,9 +22,9 @@ import yaml
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 
-from archiver import cdxj, warc
+from archiver.capture import cdxj, warc
 from archiver.models import FetchResult, Hop, RecordLocation, RevisitOf
-from archiver.warc import WarcWriter, read_payload, read_record, repair
+from archiver.capture.warc import WarcWriter, read_payload, read_record, repair
 
 from .pywb_replay import PywbReplay
 
@@ -335,7 +335,7 @@ KILLED_WRITER = textwrap.dedent("""
     import dataclasses, itertools, json, os, signal, sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from archiver import warc
+    from archiver.capture import warc
     from archiver.models import FetchResult, Hop
     warc.SMALL_BODY, warc.CHUNK = 0, 8192  # stream the body in small pieces, read twice
     passes, original = itertools.count(1), warc._Body.chunks

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from archiver.lock import ArchiveLock
+from archiver.archive.lock import ArchiveLock
 
 from .review_world import article_citing, page, prose, run, write_config
 from .workbench import serving

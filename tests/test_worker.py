@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from archiver.collect.normalize import normalize_url
-from archiver.store import CitationInput, Store
+from archiver.archive.store import CitationInput, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMWEB = ROOT / "scripts" / "simweb.py"
@@ -269,7 +269,7 @@ def test_worker_and_workers_need_a_postgresql_archive(tmp_path: Path) -> None:
 def test_workers_lists_live_workers_and_stale_leases(tmp_path: Path, pg_url: str) -> None:
     from datetime import timedelta
 
-    from archiver.store import utcnow
+    from archiver.archive.store import utcnow
 
     config = tmp_path / "config.toml"
     config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "a"))}\ndatabase = {json.dumps(pg_url)}\n')
@@ -298,7 +298,7 @@ def test_workers_lists_live_workers_and_stale_leases(tmp_path: Path, pg_url: str
 
 def test_sweep_leaves_capture_to_live_workers_and_does_it_without_them(tmp_path: Path, pg_url: str,
                                                                          server: Any) -> None:
-    from archiver.store import utcnow
+    from archiver.archive.store import utcnow
 
     article = tmp_path / "article.txt"
     article.write_text(f"See {server.route('/pg/sweep', PAGE)}.\n")
@@ -331,7 +331,7 @@ def test_the_commands_have_help_with_an_example(command: str) -> None:
 
 
 def test_sigterm_stops_a_worker_that_releases_its_hosts(tmp_path: Path, pg_url: str) -> None:
-    from archiver.store import utcnow
+    from archiver.archive.store import utcnow
 
     archive = tmp_path / "archive"
     config = _config(tmp_path / "config.toml", archive, pg_url)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.errors import UsageError
+from ..errors import UsageError
 
 from .decode import decode_document, sniff
 from .feeds import parse_feed

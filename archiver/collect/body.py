@@ -25,7 +25,7 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
-from archiver import markup
+from .. import markup
 
 from .comments import CommentLayout
 from .flat import FlatPage, Occurrence

@@ -24,7 +24,7 @@ import codecs
 import json
 import re
 
-from archiver.charsets import decode_declared, text_codec
+from ..charsets import decode_declared, text_codec
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),

@@ -34,8 +34,8 @@ from urllib.parse import urljoin
 import feedparser
 from lxml import etree
 
-from archiver.charsets import text_codec
-from archiver.errors import UsageError
+from ..charsets import text_codec
+from ..errors import UsageError
 
 from .model import FeedEntry
 

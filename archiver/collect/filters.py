@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from archiver.errors import UsageError
+from ..errors import UsageError
 
 from .normalize import InvalidURL, normalize_url
 

@@ -34,7 +34,7 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
-from archiver import markup
+from .. import markup
 
 from .body import MainText, main_text
 from .comments import PINGBACK, TRACKBACK, CommentLayout, HtmlComment, find_comments, is_chrome

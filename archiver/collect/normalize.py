@@ -36,7 +36,7 @@ import re
 
 import idna
 
-from archiver.errors import InvalidURL
+from ..errors import InvalidURL
 
 __all__ = [
     "InvalidURL",

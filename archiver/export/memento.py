@@ -41,9 +41,9 @@ from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from ..config import Config, FetchConfig
-from ..fetch import Fetcher
+from ..capture.fetch import Fetcher
 from ..models import FetchResult
-from ..store import iso, parse_iso, utcnow
+from ..archive.store import iso, parse_iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ _TIMESTAMP = re.compile(r"/(\d{14})(?:[a-z]{2}_)?/")
 
 
 class OutcomeLike(Protocol):
-    """A check's outcome, as far as lookups care (``archiver.check.CheckOutcome``)."""
+    """A check's outcome, as far as lookups care (``archiver.check.run.CheckOutcome``)."""
 
     @property
     def link_id(self) -> int: ...

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..config import ServeConfig
 from ..review.urls import replay_base
-from ..store import Store
+from ..archive.store import Store
 
 PREFERENCES = ("ours", "public")
 _NON_DIGITS = re.compile(r"\D")

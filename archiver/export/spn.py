@@ -38,9 +38,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Config
-from ..fetch import Fetcher
+from ..capture.fetch import Fetcher
 from ..models import FetchResult
-from ..store import iso, utcnow
+from ..archive.store import iso, utcnow
 
 ACCESS_KEY_ENV = "ARCHIVER_IA_ACCESS_KEY"
 SECRET_KEY_ENV = "ARCHIVER_IA_SECRET_KEY"

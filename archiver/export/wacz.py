@@ -17,7 +17,7 @@ source WARC's ``warcinfo`` record is copied too, so every record's ``WARC-Warcin
 
 Memory stays flat in the number of records: links are read from the store in batches of 500, records are
 copied as gzip members without decompressing their bodies, and the CDXJ lines (built from each
-record's head with :func:`archiver.cdxj.record_line`) are sorted in bounded runs on disk and merged.
+record's head with :func:`archiver.capture.cdxj.record_line`) are sorted in bounded runs on disk and merged.
 The package is written to a temporary file next to ``path`` and renamed into place when complete.
 """
 
@@ -43,10 +43,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from .. import __version__, cdxj
+from .. import __version__
+from ..capture import cdxj
 from ..errors import ArchiverError
-from ..store import Store, iso, utcnow
-from ..warc import OPEN_SUFFIX
+from ..archive.store import Store, iso, utcnow
+from ..capture.warc import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from typing import TextIO
 
 from ..config import parse_duration
 from ..errors import UsageError
-from ..store import Store, parse_iso, utcnow
+from ..archive.store import Store, parse_iso, utcnow
 from . import as_html, as_json, as_markdown
 from .data import build_report
 from .model import DEFAULT_REPLAY_BASE, ReportData

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..store import Store, iso
+from ..archive.store import Store, iso
 from .model import CHANGE_KINDS, PROBLEM_STATES, Change, ChangeSection, LinkEntry
 
 # A link now ok "recovered" when it was in one of these states before.

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..store import Store, iso, utcnow
+from ..archive.store import Store, iso, utcnow
 from .changes import Baseline, baseline_for
 from .model import (
     DEFAULT_REPLAY_BASE,

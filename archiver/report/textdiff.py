@@ -1,6 +1,6 @@
 """Main-text diffs for ``changed`` links, condensed to the changes and some context.
 
-The word-level operations come from :func:`archiver.diff.diff_ops`
+The word-level operations come from :func:`archiver.check.diff.diff_ops`
 (``("equal" | "delete" | "insert", text)``); here they are tidied (whitespace
 shared by a replacement moves out of it), long unchanged runs become gaps
 with some context kept around each change, and the amount of text shown is
@@ -9,7 +9,7 @@ bounded.
 
 from __future__ import annotations
 
-from ..diff import diff_ops
+from ..check.diff import diff_ops
 from .model import TextDiff
 
 MAX_DIFF_CHARS = 100_000  # per side; longer texts are cut before diffing

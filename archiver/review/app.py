@@ -36,11 +36,11 @@ from werkzeug.exceptions import HTTPException
 
 from ..config import Config
 from ..errors import ArchiveBusy, ArchiverError
-from ..lock import ArchiveLock
+from ..archive.lock import ArchiveLock
 from ..report.data import build_report
 from ..report.model import PROBLEM_STATES, STATE_ORDER, LinkEntry, TextDiff, replay_url
 from ..report.textdiff import text_diff
-from ..store import DB_NAME, Store
+from ..archive.store import DB_NAME, Store
 from . import assets, decisions, pages
 from .security import HEADERS, SESSION_COOKIE, Guard
 from .urls import COLLECTION
@@ -270,7 +270,7 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
         return a, b
 
     def text_of(store: Store, capture: dict[str, Any]) -> dict[str, Any] | None:
-        from ..pages import TextExtractor, text_limit
+        from ..check.pages import TextExtractor, text_limit
 
         cached = store.text_for(capture["payload_digest"]) if capture["payload_digest"] else None
         if cached is not None:

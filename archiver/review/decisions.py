@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..diff import similarity, titles_match
+from ..check.diff import similarity, titles_match
 from ..errors import UsageError
 from ..models import State
-from ..store import IGNORED, Store, iso, utcnow
+from ..archive.store import IGNORED, Store, iso, utcnow
 
 ACCEPT, FALSE_ALARM, IGNORE, NOTE = "accept", "false-alarm", "ignore", "note"
 DECISIONS = (ACCEPT, FALSE_ALARM, IGNORE, NOTE)

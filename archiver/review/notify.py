@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ..config import Config
-from ..store import Store, utcnow
+from ..archive.store import Store, utcnow
 from .urls import workbench_url
 
 log = logging.getLogger(__name__)

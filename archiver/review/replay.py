@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..cdxj import INDEX_NAME
+from ..capture.cdxj import INDEX_NAME
 from .security import Guard
 from .urls import COLLECTION
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import ConfigError, UsageError
-from ..store import DB_NAME
+from ..archive.store import DB_NAME
 from .security import Guard, host_name
 from .urls import is_loopback, replay_url, workbench_url
 

@@ -34,8 +34,8 @@ from types import SimpleNamespace
 from warcio.archiveiterator import ArchiveIterator
 from warcio.checker import Checker
 
-from archiver import cdxj
-from archiver.store import DB_NAME
+from archiver.capture import cdxj
+from archiver.archive.store import DB_NAME
 
 WARC_DIR = "warcs"
 ORPHANED_DIR = "orphaned"

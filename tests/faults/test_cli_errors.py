@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from archiver.cli import cli
-from archiver.lock import ArchiveLock
+from archiver.archive.lock import ArchiveLock
 
 from ..server import TestServer
 

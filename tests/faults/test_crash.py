@@ -28,7 +28,7 @@ import pytest
 
 from archiver.archive import Archive
 from archiver.config import Config
-from archiver.snapshot import snapshot
+from archiver.capture.snapshot import snapshot
 
 from ..server import TestServer
 from .crashkit import (ARCHIVER, Tally, env, kill_and_recover, page, recorded_captures, serve_pages, sweep,

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from archiver.cli import cli
 from archiver.report import write_reports
-from archiver.store import Store
+from archiver.archive.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from archiver import harvest
+from archiver.collect import harvest
 from archiver.cli import cli
 
 from ..server import TestServer, respond

@@ -9,7 +9,7 @@ import pytest
 
 from archiver.archive import Archive
 from archiver.config import Config
-from archiver.snapshot import snapshot
+from archiver.capture.snapshot import snapshot
 
 from ..server import TestServer
 from .invariants import assert_archive_consistent

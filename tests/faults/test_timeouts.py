@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Config, FetchConfig
-from archiver.fetch import Fetcher
+from archiver.capture.fetch import Fetcher
 from archiver.models import FetchResult
-from archiver.politeness import RetryPolicy
+from archiver.capture.politeness import RetryPolicy
 from archiver.progress import StageProgress
 
 from ..server import TestServer

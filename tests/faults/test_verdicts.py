@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.archive import Archive
-from archiver.check import check_links
+from archiver.check.run import check_links
 from archiver.cli import cli
 from archiver.collect.normalize import normalize_url
 from archiver.config import CheckConfig, Config
-from archiver.snapshot import snapshot
-from archiver.store import Store
+from archiver.capture.snapshot import snapshot
+from archiver.archive.store import Store
 
 from ..server import Route, TestServer
 from .invariants import assert_archive_consistent

@@ -5,7 +5,7 @@ from a comment platform. ``discover`` looks at an article page the way the
 platform's own script does and returns a ``Thread``: a small state machine
 that names the endpoint URLs to fetch (``start``) and turns each JSON answer
 into comments and further URLs (``read``: the next page, collapsed replies,
-the children of a reply). The caller (``archiver.threads``) fetches through
+the children of a reply). The caller (``archiver.collect.threads``) fetches through
 the fetcher, with its network guard and politeness, and stops at the
 per-article cap ``[collect] max_comments``.
 

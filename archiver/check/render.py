@@ -43,8 +43,8 @@ from urllib.parse import urlsplit
 from .enrich import SHELL_MAX_BYTES, reads_as_article
 from .extract import extract
 from .judge import visible_words
-from .netguard import is_public_address, not_public_because, system_resolver
-from .models import FetchResult
+from ..capture.netguard import is_public_address, not_public_because, system_resolver
+from ..models import FetchResult
 from .pages import PageText, TextExtractor, final_body, read_html
 from .platforms import SHELL_WORDS
 
@@ -320,7 +320,7 @@ class _Budget:
 
 def shell_links(archive: Any, links: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The links whose cited capture is an HTML page that needs rendering (small pages only are read)."""
-    from . import warc
+    from ..capture import warc
     from .extract import decode_body, decode_text
 
     mode = archive.config.render.mode

@@ -5,7 +5,7 @@ schema is versioned with ``PRAGMA user_version`` and migrated forward when the
 store is opened; each migration is a function in ``MIGRATIONS``.
 
 Or PostgreSQL (``[archive] database = "postgresql://..."``, SPEC §11): the same
-statements, schema and migrations, rewritten for it by ``archiver.backend`` (the
+statements, schema and migrations, rewritten for it by ``archiver.archive.backend`` (the
 version in a ``schema_version`` table). Write SQL both understand: ``?``
 placeholders, ``INSERT ... ON CONFLICT``, no SQLite-only functions; new ids come
 from ``_insert``.
@@ -41,8 +41,8 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from .backend import PgDatabase
-from .errors import DiskFull, StoreError
-from .models import FetchResult, RecordLocation, State
+from ..errors import DiskFull, StoreError
+from ..models import FetchResult, RecordLocation, State
 
 DB_NAME = "archive.db"
 IGNORED = "ignored"  # the reason of a link a reviewer ignores (state excluded)
@@ -347,7 +347,7 @@ def _migrate_comment_provenance(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_text_sketch(db: sqlite_utils.Database) -> None:
-    """A stored main text's sketch (archiver.prefilter): what a check needs to recognise a page whose
+    """A stored main text's sketch (archiver.check.prefilter): what a check needs to recognise a page whose
     main text is the same without extracting it. NULL: not computed yet; '': the page has none."""
     db.execute("ALTER TABLE texts ADD COLUMN sketch TEXT")
 
@@ -735,7 +735,7 @@ class Store:
 
     def save_text(self, payload_digest: str, title: str | None, text: str, fingerprint: str | None,
                   sketch: str | None = None) -> None:
-        """Store a payload's main text; a ``sketch`` (archiver.prefilter) is kept unless a new one is given."""
+        """Store a payload's main text; a ``sketch`` (archiver.check.prefilter) is kept unless a new one is given."""
         row: dict[str, Any] = {"payload_digest": payload_digest, "title": title, "text": text,
                                "fingerprint": fingerprint}
         if sketch is not None:

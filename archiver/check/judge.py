@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from .diff import similarity
-from .models import Verdict
+from ..models import Verdict
 
 Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ArchiveBusy, UsageError
+from ..errors import ArchiveBusy, UsageError
 
 LOCK_NAME = "archive.lock"
 DEFAULT_WAIT = 30.0

@@ -23,15 +23,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .archive import Archive, Plan, Saved, Written
-from .collect.normalize import normalize_url
-from .enrich import after_capture
-from .errors import DiskFull, InvalidURL
+from ..archive import Archive, Plan, Saved, Written
+from ..collect.normalize import normalize_url
+from ..check.enrich import after_capture
+from ..errors import DiskFull, InvalidURL
 from .fetch import Fetcher
 from .fetchers import fetch_in_processes, worker_count
-from .models import FetchResult, State, Verdict
-from .states import fetch_verdict, transition
-from .store import iso, utcnow
+from ..models import FetchResult, State, Verdict
+from ..check.states import fetch_verdict, transition
+from ..archive.store import iso, utcnow
 from .warc import Retired, pack
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
     if not processes:
         done = asyncio.run(_capture_in_loop(archive, link_of, on_done, keep))
         _texts(archive, link_of.values())
-        after_capture(archive, link_of.values())  # platform answers, renderings (archiver.enrich)
+        after_capture(archive, link_of.values())  # platform answers, renderings (archiver.check.enrich)
         return done
     outcomes: list[SnapshotOutcome] = []
     kept = outcomes if keep else None
@@ -156,14 +156,14 @@ def capture_links(archive: Archive, links: Iterable[tuple[int, str]],
                 result.cleanup()
     archive.writer.hold_rotated = False
     _texts(archive, link_of.values())
-    after_capture(archive, link_of.values())  # platform answers, renderings (archiver.enrich)
+    after_capture(archive, link_of.values())  # platform answers, renderings (archiver.check.enrich)
     return outcomes
 
 
 def _texts(archive: Archive, link_ids: Iterable[int]) -> None:
     """The main texts (and sketches) of the copies just cited, extracted once now, on every core:
-    no check extracts a cited copy again (archiver.pages.store_cited_texts)."""
-    from .pages import store_cited_texts, text_limit  # noqa: PLC0415 - extraction is slow to import
+    no check extracts a cited copy again (archiver.check.pages.store_cited_texts)."""
+    from ..check.pages import store_cited_texts, text_limit  # noqa: PLC0415 - extraction is slow to import
 
     store_cited_texts(archive.store, archive.warc_dir, link_ids, text_limit(archive.config))
 

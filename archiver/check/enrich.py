@@ -3,9 +3,9 @@
 After a batch of first captures, two kinds of cited links get more than their
 raw page:
 
-- a post or video on a platform (``archiver.platforms``): the endpoint's answer
+- a post or video on a platform (``archiver.check.platforms``): the endpoint's answer
   is stored as the cited one;
-- an application shell (``archiver.render``): the page is rendered in headless
+- an application shell (``archiver.check.render``): the page is rendered in headless
   Chromium, its rendered text becomes the cited text, and the DOM and a
   screenshot are stored beside the response.
 
@@ -22,9 +22,9 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from .archive import Archive
+from ..archive import Archive
 from .platforms import SHELL_WORDS, endpoint_for, load_providers
-from .warc import OPEN_SUFFIX
+from ..capture.warc import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def after_capture(archive: Archive, link_ids: Iterable[int]) -> None:
 
 
 async def _enrich(archive: Archive, posts: list[dict[str, Any]], shells: list[dict[str, Any]]) -> None:
-    from .fetch import Fetcher
+    from ..capture.fetch import Fetcher
     from .platforms import Platforms
 
     async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from . import __version__, warc
-from .config import Config
-from .errors import ArchiverError, DiskFull
+from .. import __version__
+from ..capture import warc
+from ..config import Config
+from ..errors import ArchiverError, DiskFull
 from .lock import DEFAULT_WAIT, ArchiveLock
-from .models import FetchResult, RecordLocation, RevisitOf
+from ..models import FetchResult, RecordLocation, RevisitOf
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class Archive:
             self._update_index()
 
     def _update_index(self) -> None:
-        from . import cdxj  # cdxj-indexer takes a third of a second to import
+        from ..capture import cdxj  # cdxj-indexer takes a third of a second to import
 
         cdxj.update_index(self.warc_dir)
 

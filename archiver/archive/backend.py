@@ -1,6 +1,6 @@
 """The store's PostgreSQL connection (SPEC §11): the store's SQL, written for SQLite, run on PostgreSQL.
 
-``archiver.store`` writes every statement once, in the SQL both databases share,
+``archiver.archive.store`` writes every statement once, in the SQL both databases share,
 with SQLite's ``?`` placeholders. :class:`PgDatabase` offers the part of
 ``sqlite_utils.Database`` the store uses (``execute``, ``conn``, ``atomic``) over a
 psycopg 3 connection, and :func:`to_postgres` rewrites each statement once (cached):

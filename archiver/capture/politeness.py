@@ -1,6 +1,6 @@
 """How the fetcher behaves towards hosts: slots, pauses, retries, robots.txt, scheduling.
 
-No network I/O here; :mod:`archiver.fetch` drives these pieces:
+No network I/O here; :mod:`archiver.capture.fetch` drives these pieces:
 
 - :class:`HostGates` — at most ``per_host_concurrency`` requests to one host at a
   time, and request starts to one host at least ``per_host_delay`` apart.
@@ -24,8 +24,8 @@ from typing import TypeVar
 
 from protego import Protego
 
-from .judge import parse_retry_after
-from .models import FetchResult
+from ..check.judge import parse_retry_after
+from ..models import FetchResult
 
 T = TypeVar("T")
 
@@ -100,7 +100,7 @@ class RetryPolicy:
     again on a later run anyway), DNS failures, TLS errors, exclusions, and
     every other status. 429 and 503 honour ``Retry-After`` up to
     ``retry_after_cap``; a longer demand ends the retries. All attempts of one
-    fetch share its ``total_timeout`` (see :mod:`archiver.fetch`).
+    fetch share its ``total_timeout`` (see :mod:`archiver.capture.fetch`).
     """
 
     base_delay: float = RETRY_BACKOFF_BASE
@@ -127,7 +127,7 @@ class RetryPolicy:
 
 def parse_robots(body: bytes, content_encoding: str | None) -> Protego | None:
     """A robots.txt as sent -> parser, or None when it cannot be read (allow all)."""
-    from .extract import decode_body  # the home of Content-Encoding decoding; imported late (trafilatura)
+    from ..check.extract import decode_body  # the home of Content-Encoding decoding; imported late (trafilatura)
 
     try:
         raw = decode_body(body, content_encoding, limit=ROBOTS_MAX_BYTES)

@@ -2,7 +2,7 @@
 
 The extraction itself is pure (``archiver.collect``); this module fetches what
 must be fetched (through the fetch module, with its guards), adds the reader
-comments an article page loads from a comment platform (``archiver.threads``),
+comments an article page loads from a comment platform (``archiver.collect.threads``),
 normalizes every URL, drops excluded ones, and records the citations
 idempotently.
 """
@@ -14,17 +14,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .collect import Collected, CollectProblem, FeedEntry, collect_file, collect_html, is_excluded, parse_feed
-from .collect.endpoints import APIs
-from .collect.feeds import MAX_INFLATED
-from .collect.normalize import normalize_url
-from .config import Config, Source
-from .errors import InvalidURL, UsageError
-from .charsets import header_charset
-from .fetch import Fetcher
-from .extract import MAX_HTML_BYTES
-from .pages import final_body, text_limit
-from .store import CitationInput, Store
+from . import Collected, CollectProblem, FeedEntry, collect_file, collect_html, is_excluded, parse_feed
+from .endpoints import APIs
+from .feeds import MAX_INFLATED
+from .normalize import normalize_url
+from ..config import Config, Source
+from ..errors import InvalidURL, UsageError
+from ..charsets import header_charset
+from ..capture.fetch import Fetcher
+from ..check.extract import MAX_HTML_BYTES
+from ..check.pages import final_body, text_limit
+from ..archive.store import CitationInput, Store
 from .threads import add_platform_comments
 
 FEED_TYPES = ("xml", "rss", "atom", "json")

@@ -26,13 +26,13 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .collect import Collected
-from .collect.endpoints import APIs, EndpointComment, Thread, discover, thread_links
-from .collect.endpoints.base import thread_order
-from .collect.decode import decode_document
-from .collect.model import COMMENT, RawLink
-from .fetch import Fetcher
-from .pages import final_body
+from . import Collected
+from .endpoints import APIs, EndpointComment, Thread, discover, thread_links
+from .endpoints.base import thread_order
+from .decode import decode_document
+from .model import COMMENT, RawLink
+from ..capture.fetch import Fetcher
+from ..check.pages import final_body
 
 MAX_JSON = 20 << 20  # bytes of one endpoint answer read
 EXTRA_REQUESTS = 50  # beyond one per comment: pages, "more" lists, the opening post

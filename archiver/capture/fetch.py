@@ -9,7 +9,7 @@ Behaviour (SPEC §4, §5, §8):
 
 - Only ``http``/``https``; anything else is ``scheme``, an unparsable URL
   ``invalid-url`` — checked again for every redirect target.
-- The SSRF guard lives in the connection layer (:mod:`archiver.netguard`):
+- The SSRF guard lives in the connection layer (:mod:`archiver.capture.netguard`):
   every connection of every hop connects only to addresses that were vetted.
 - Bodies are streamed *as sent* (``Content-Encoding`` kept, chunking removed)
   to a temp file under ``temp_dir`` with their SHA-1, up to ``max_body``
@@ -28,11 +28,11 @@ Behaviour (SPEC §4, §5, §8):
   place, beyond the guard); ``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured.
 - Cookies set during one redirect chain are sent on its later hops, like a
   browser would; nothing is shared between fetches.
-- Retries: see :class:`~archiver.politeness.RetryPolicy`. Only the final
+- Retries: see :class:`~archiver.capture.politeness.RetryPolicy`. Only the final
   attempt's result is returned (``attempts`` says how many there were).
 
 Error translation happens in :func:`translate` only: httpx/httpcore exceptions
-and :class:`~archiver.netguard.ConnectFailure` become SPEC §5 reasons there.
+and :class:`~archiver.capture.netguard.ConnectFailure` become SPEC §5 reasons there.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ import httpx
 from protego import Protego
 
 from . import diskspace
-from .config import FetchConfig
-from .models import FetchResult, Hop
+from ..config import FetchConfig
+from ..models import FetchResult, Hop
 from .netguard import (
     ConnectFailure, GuardedBackend, GuardedTransport, IPAddress, Resolver,
     allow_everything, caused_by, is_public_address,

@@ -11,7 +11,7 @@ One check of one link::
 
 Every check's response goes to the WARCs (an identical payload as a revisit
 record), and the check row points at it: the evidence. The verdict then moves
-the link's state through :func:`archiver.states.transition`.
+the link's state through :func:`archiver.check.states.transition`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import judge, render, walls
-from .archive import Archive, Saved
+from ..archive import Archive, Saved
 from .diff import similarity, titles_match
-from .errors import DiskFull
-from .fetch import Fetcher
-from .models import FetchResult, Verdict
+from ..errors import DiskFull
+from ..capture.fetch import Fetcher
+from ..models import FetchResult, Verdict
 from .pages import (
     HTML_TYPES,
     POOL_THRESHOLD,  # noqa: F401 - part of this module's interface
@@ -45,10 +45,10 @@ from .pages import (
     text_limit,
 )
 from .platforms import Platforms
-from .snapshot import DISK_FULL
+from ..capture.snapshot import DISK_FULL
 from .states import fetch_verdict, transition
-from .store import iso, parse_iso, utcnow
-from .warc import pack
+from ..archive.store import iso, parse_iso, utcnow
+from ..capture.warc import pack
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class CheckOutcome:
     previous_state: str
     result_status: int | None
     final_url: str
-    damaged: str | None = None  # the cited copy could not be read back: why (archiver.pages.DamagedCopy)
+    damaged: str | None = None  # the cited copy could not be read back: why (archiver.check.pages.DamagedCopy)
 
 
 @dataclass
@@ -127,7 +127,7 @@ async def judge_fetch(result: FetchResult, cited: PageText | None, *, cited_url:
     final = result.final
     if implied is not None or final is None:
         verdict, reason = implied or (Verdict.FAILED, "connection")
-        if final is not None and final.status == 402:  # Payment Required: a paywall (archiver.walls)
+        if final is not None and final.status == 402:  # Payment Required: a paywall (archiver.check.walls)
             return Judgement(Verdict.BLOCKED, "paywall", detail="HTTP 402 Payment Required"), None
         if final is not None and verdict is Verdict.FAILED and final.status in CHALLENGE_STATUSES:
             # a 503 can be a bot challenge: blocked, not dead
@@ -195,7 +195,7 @@ async def _page_gone(result: FetchResult, live: PageText | None, cited: PageText
 
 
 def _wall_or_notice(result: FetchResult, html: str, live: PageText | None, cited: PageText | None) -> Judgement | None:
-    """A paywall, consent or login wall (blocked), or a removal notice (failed): archiver.walls."""
+    """A paywall, consent or login wall (blocked), or a removal notice (failed): archiver.check.walls."""
     text, cited_text = (live.text if live else ""), (cited.text if cited else "")
     found = walls.wall(html, text, final_url=result.final_url, hop_urls=tuple(h.url for h in result.hops[:-1]),
                        cited_text=cited_text, status=result.status or 0)
@@ -208,7 +208,7 @@ def _wall_or_notice(result: FetchResult, html: str, live: PageText | None, cited
 
 async def _behind_consent(result: FetchResult, html: str, cited: PageText | None, probes: _Probes) -> Judgement | None:
     """A consent wall with a plain "reject all" link or GET form, passed as a browser user would:
-    ok when the page behind it still carries the cited text (archiver.walls.reject_all_url)."""
+    ok when the page behind it still carries the cited text (archiver.check.walls.reject_all_url)."""
     url = walls.reject_all_url(html, result.final_url)
     if url is None or cited is None or not cited.text:
         return None
@@ -295,7 +295,7 @@ class Checker:
             except DamagedCopy as exc:  # one link's problem: judged as if never cited, and re-captured
                 cited, damage = None, exc
                 self.archive.store.mark_damaged(exc.capture_id, exc.problem)
-            # an application shell is judged on its rendering (archiver.render)
+            # an application shell is judged on its rendering (archiver.check.render)
             view = None if self.rendering is None or (self.platforms and self.platforms.matches(link["url"])) \
                 else await self.rendering.view(link, result)
             judgement, live = await judge_fetch(
@@ -323,7 +323,7 @@ class Checker:
 
     async def _platform_judgement(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
                                   live: PageText | None) -> Judgement:
-        """A platform's endpoint overrides the page's verdict when it says something definite (archiver.platforms)."""
+        """A platform's endpoint overrides the page's verdict when it says something definite (archiver.check.platforms)."""
         assert self.platforms is not None
         html, words = self.platforms.discovery_page(result, live.text if live is not None else None)
         found = await self.platforms.judge(link, html, words, self.config.check.changed_below)
@@ -335,7 +335,7 @@ class Checker:
                   live: PageText | None) -> Judgement:
         """A reviewer's accept or false alarm quiets the same verdict on the same page (SPEC §9;
         the rule is in archiver.review.decisions)."""
-        from .review.decisions import respect
+        from ..review.decisions import respect
 
         quieted = respect(self.archive.store, link, verdict=judgement.verdict.value, reason=judgement.reason,
                           digest=result.final.payload_digest if result.final else None,
@@ -405,7 +405,7 @@ def _after_damage(judgement: Judgement, damage: DamagedCopy) -> Judgement:
     return replace(judgement, detail=f"{judgement.detail}; {note}" if judgement.detail else note)
 
 
-# Past POOL_THRESHOLD links a check run extracts in worker processes (archiver.pages.extraction_pool).
+# Past POOL_THRESHOLD links a check run extracts in worker processes (archiver.check.pages.extraction_pool).
 
 
 class GroupSync:
@@ -480,7 +480,7 @@ def _fsync_files(paths: list[Path]) -> None:
 async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
                       on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
     """Check ``links`` concurrently (the fetcher enforces politeness); store each as it finishes."""
-    from .review.decisions import is_ignored
+    from ..review.decisions import is_ignored
 
     rows = [link for link in links if not is_ignored(link)]  # a reviewer ignores it: never fetched again
     outcomes: list[CheckOutcome] = []
@@ -513,7 +513,7 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
         writer.hold_rotated = held
         if not held and not (checker is not None and checker.unrecorded):
             writer.close_retired(writer.take_retired())  # every record in them is recorded
-    from .export.memento import look_up_alternatives
+    from ..export.memento import look_up_alternatives
 
     await look_up_alternatives(archive, outcomes)  # other web archives' copies of newly dead or changed links
     return outcomes
@@ -533,7 +533,7 @@ class LiveDiff:
 async def diff_live(store: Any, warc_dir: Any, config: Any, url: str, against: str, temp_dir: Any) -> LiveDiff:
     """Main-text diff between a stored copy of ``url`` and the live page (stores nothing new)."""
     from .diff import unified_diff
-    from .errors import ArchiverError, UsageError
+    from ..errors import ArchiverError, UsageError
 
     link = store.link(url)
     if link is None:

@@ -3,7 +3,7 @@
 One event loop runs out of CPU long before the network does (HTTP parsing,
 hashing and writing bodies cost ~4 ms a page in Python). For a large capture
 the URLs are split by host into one shard per core; each worker process runs
-its own :class:`~archiver.fetch.Fetcher` over its shard and sends the
+its own :class:`~archiver.capture.fetch.Fetcher` over its shard and sends the
 :class:`~archiver.models.FetchResult` values back (the bodies stay in their
 temporary files). A host lives in exactly one shard, so per-host politeness is
 kept; the overall ``concurrency`` is divided between the workers. The parent
@@ -34,10 +34,10 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import FetchConfig
-from .errors import ArchiverError
+from ..config import FetchConfig
+from ..errors import ArchiverError
 from .fetch import Fetcher
-from .models import FetchResult
+from ..models import FetchResult
 
 log = logging.getLogger(__name__)
 

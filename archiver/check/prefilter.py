@@ -1,6 +1,6 @@
 """Recognise a page whose main text is the cited copy's without extracting it (pure: no I/O).
 
-A full main-text extraction (:func:`archiver.extract.extract`, trafilatura on
+A full main-text extraction (:func:`archiver.check.extract.extract`, trafilatura on
 lxml) costs about 24 ms of CPU on a 100 KB page; most re-checked pages differ
 from their cited copy only in chrome that rotates on every request: an ad, a
 clock, a token in a script, a "most read" box. This module tells such a page
@@ -13,7 +13,7 @@ When a copy's main text is extracted (at capture), :func:`sketch` notes
   a path from ``<html>`` (tag, id, class and rank among such siblings at each
   level), and a digest of its markup;
 - a digest of the **labels**: ``<title>``, ``og:title`` and the first
-  ``<h1>`` (what :func:`archiver.extract.page_title` and the heading read);
+  ``<h1>`` (what :func:`archiver.check.extract.page_title` and the heading read);
 - the visible text **lines** of the whole body (scripts and styles dropped),
   as short digests with their lengths.
 
@@ -41,13 +41,13 @@ import unicodedata
 from collections import Counter
 from typing import Any
 
-from . import markup
+from .. import markup
 
 VERSION = 1
 # Changed visible text outside the box, at most: this share of the main text, and this many characters.
 MAX_OUTSIDE = 0.5
 MAX_OUTSIDE_CHARS = 4000
-# Pages longer than this (characters) are never sketched: the extractor cuts them (archiver.extract).
+# Pages longer than this (characters) are never sketched: the extractor cuts them (archiver.check.extract).
 MAX_HTML_CHARS = 1_000_000
 _INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
 _WORDS = re.compile(r"\W+")

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from .diff import similarity, titles_match
-from .models import FetchResult, Verdict
+from ..models import FetchResult, Verdict
 
 KINDS = ("oembed", "reddit", "mastodon", "bluesky")
 # An answer larger than this is not a post's metadata.
@@ -87,7 +87,7 @@ def _provider(entry: dict[str, Any]) -> Provider:
 
 @cache
 def builtin_entries() -> tuple[dict[str, Any], ...]:
-    text = resources.files("archiver").joinpath("platforms.json").read_text(encoding="utf-8")
+    text = resources.files("archiver.check").joinpath("platforms.json").read_text(encoding="utf-8")
     return tuple(json.loads(text)["providers"])
 
 

@@ -2,7 +2,7 @@
 
 The cited copy's text is extracted once, when the copy is captured
 (:func:`store_cited_texts`), and kept in the ``texts`` table, keyed by payload
-digest, with its sketch (:mod:`archiver.prefilter`); a copy captured before
+digest, with its sketch (:mod:`archiver.check.prefilter`); a copy captured before
 that is extracted from its WARC record the first time it is needed. A live page
 with the same digest is never extracted again, and one whose sketch shows the
 same main text (noise around an unchanged article) is not extracted at all.
@@ -23,12 +23,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import prefilter, warc
+from . import prefilter
+from ..capture import warc
 from .extract import MAX_HTML_BYTES, decode_body, decode_text, extract, extract_pdf
-from .config import Config
-from .errors import ArchiverError
-from .models import FetchResult
-from .store import Store
+from ..config import Config
+from ..errors import ArchiverError
+from ..models import FetchResult
+from ..archive.store import Store
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
@@ -51,7 +52,7 @@ class PageText:
     payload_digest: str
     final_url: str
     heading: str | None = None  # first <h1> (live pages only)
-    sketch: str | None = None  # archiver.prefilter's sketch of the page ('' none possible, None not computed)
+    sketch: str | None = None  # archiver.check.prefilter's sketch of the page ('' none possible, None not computed)
     # a live page whose main text the sketch showed to be the cited copy's: its text, title and
     # fingerprint are the cited copy's, and nothing was extracted
     prefiltered: bool = False

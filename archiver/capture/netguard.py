@@ -13,9 +13,9 @@ name, not the IP address.
 
 Failures this layer decides are raised as :class:`ConnectFailure` (reason +
 detail). It is deliberately *not* an httpcore exception, so httpcore and httpx
-let it through unchanged; ``archiver.fetch`` turns it into a result.
+let it through unchanged; ``archiver.capture.fetch`` turns it into a result.
 
-Only :mod:`archiver.fetch` uses this module.
+Only :mod:`archiver.capture.fetch` uses this module.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .config import CheckConfig
+from ..config import CheckConfig
 from .judge import classify_status
-from .models import EXCLUSION_REASONS, FetchResult, State, Verdict
+from ..models import EXCLUSION_REASONS, FetchResult, State, Verdict
 
 
 @dataclass(frozen=True)

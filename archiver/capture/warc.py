@@ -66,8 +66,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 from warcio.statusandheaders import StatusAndHeaders
 
-from . import __version__, cdxj, diskspace
-from .models import FetchResult, Hop, PackedBody, RecordLocation, RevisitOf
+from .. import __version__
+from . import cdxj, diskspace
+from ..models import FetchResult, Hop, PackedBody, RecordLocation, RevisitOf
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from typing import BinaryIO
 
 from lxml.html import HtmlElement
 
-from . import markup
-from .charsets import decode_declared, header_charset, text_codec
+from .. import markup
+from ..charsets import decode_declared, header_charset, text_codec
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Capture: the only modules on the network and the only ones writing WARC bytes."""
