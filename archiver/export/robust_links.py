@@ -28,6 +28,7 @@ from html import escape
 from typing import Any
 
 from ..config import ServeConfig
+from ..report.data import MergeJoin
 from ..review.urls import replay_base
 from ..archive.store import Store
 
@@ -99,23 +100,6 @@ def _snippets(base: str, url: str, copy: dict[str, Any], citations: list[dict[st
         yield RobustLink(url, version, date, text, citation["source"], public)
 
 
-class _Merge:
-    """Rows of a query in link-URL order, taken link by link."""
-
-    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
-        self._rows = iter(rows)
-        self._next = next(self._rows, None)
-
-    def take(self, url: str) -> list[dict[str, Any]]:
-        while self._next is not None and self._next["link_url"] < url:
-            self._next = next(self._rows, None)
-        taken = []
-        while self._next is not None and self._next["link_url"] == url:
-            taken.append(self._next)
-            self._next = next(self._rows, None)
-        return taken
-
-
 @dataclass
 class Listing:
     """What ``robust_links`` produced: the snippets and the links left without one."""
@@ -127,8 +111,8 @@ def robust_links(store: Store, serve: ServeConfig, *, state: str | None = None, 
                  listing: Listing | None = None) -> Iterator[RobustLink]:
     """Every citation (of the links in ``state``, if given) as a Robust Link, by link URL then source."""
     mementos = public_mementos(store) if prefer == "public" else {}
-    citations = _Merge(store.report_all_citations())
-    copies = _Merge(store.report_cited_captures())
+    citations = MergeJoin(store.report_all_citations())
+    copies = MergeJoin(store.report_cited_captures())
     for row in store.report_links():
         url = row["url"]
         cited, copy = citations.take(url), copies.take(url)

@@ -118,7 +118,7 @@ def _alternatives(store: Store) -> Alternatives:
     return {link_id: tuple(items) for link_id, items in out.items()}
 
 
-class _Merge:
+class MergeJoin:
     """Rows of a second query in the same URL order, taken link by link (a merge join)."""
 
     def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -148,8 +148,8 @@ class LinkStream:
         return self.total
 
     def __iter__(self) -> Iterator[LinkEntry]:
-        citations = _Merge(self.store.report_all_citations(self.since))
-        copies = _Merge(self.store.report_cited_captures(self.since))
+        citations = MergeJoin(self.store.report_all_citations(self.since))
+        copies = MergeJoin(self.store.report_cited_captures(self.since))
         for row in self.store.report_links(self.since):
             url = row["url"]
             cited, copy = citations.take(url), copies.take(url)
