@@ -377,5 +377,5 @@ def _run_sync(coroutine: Any) -> Any:
 
 
 def archive_exists(config: Config) -> bool:
-    return Path(config.archive.dir / DB_NAME).exists()
+    return bool(config.archive.database) or Path(config.archive.dir / DB_NAME).exists()
 

@@ -34,7 +34,7 @@ def run(config: Config, host: str, port: int, rport: int, *, ready: Callable[[st
     """Serve until SIGINT or SIGTERM; ``ready`` gets a line telling where, once both listen."""
     started = time.monotonic()
     check_listen(config, host)
-    if not (config.archive.dir / DB_NAME).exists():
+    if not config.archive.database and not (config.archive.dir / DB_NAME).exists():  # PostgreSQL: SPEC §11
         raise UsageError(f"{config.archive.dir}: no archive here yet (run `archiver snapshot` or `archiver sweep`)")
     import gevent
     from gevent.pywsgi import WSGIServer
