@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
@@ -451,7 +452,20 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
                 rows.append(row)
         else:
             rows = store.links() if check_all else store.due_links(due_cutoffs(config.check, utcnow()))
-        with StageProgress(bar=False) as progress:
+        with contextlib.ExitStack() as leases, StageProgress(bar=False) as progress:
+            if config.archive.database:  # shared with `archiver worker`s: leave their hosts alone (SPEC §11)
+                from .worker import stepping_aside
+
+                hosts = {str(row["host"]) for row in rows if row["host"]}
+                free = leases.enter_context(stepping_aside(config, store, hosts))
+                held = sorted(hosts - free)
+                if held:
+                    skipped = [row for row in rows if row["host"] in held]
+                    rows = [row for row in rows if row["host"] not in held]
+                    click.echo(f"archiver: note: {len(skipped)} link(s) skipped: their host is held by a live "
+                               f"worker, which checks them when due: {', '.join(held[:10])}"
+                               + (" ..." if len(held) > 10 else ""), err=True)
+
             def done(outcome: Any) -> None:
                 if fmt != "json":
                     _show_check(outcome)

@@ -310,6 +310,39 @@ def _work(archive: SharedArchive, new: list[tuple[int, str]], due: list[dict[str
         asyncio.run(check_links(archive, due, on_done=checked))
 
 
+# -- `archiver check` by hand on a shared archive ------------------------------------------------------
+
+
+@contextmanager
+def stepping_aside(config: Config, store: Store, hosts: set[str], *, lease: float = 60.0,
+                   what: str = "check") -> Iterator[set[str]]:
+    """Lease ``hosts`` as a worker would, for a run by hand (``archiver check``) on a PostgreSQL archive;
+    yields the hosts leased: the others are held by a live worker, which the run must leave alone (its
+    per-host limits would be broken). Registered as a worker (``archiver workers`` lists it) with a
+    heartbeat renewing its leases; everything is released at the end. A host a worker released less
+    than ``[fetch] per_host_delay`` ago is waited for once."""
+    run_id = new_worker_id()
+    store.register_worker(run_id, socket.gethostname(), os.getpid(), utcnow())
+    stats = WorkerStats()
+    heartbeat = _Heartbeat(config, run_id, lease, stats)
+    heartbeat.start()
+    try:
+        got: set[str] = set()
+        for attempt in range(2):
+            now = utcnow()
+            got.update(store.lease_hosts(run_id, hosts - got, now=now,
+                                         lease_until=now + timedelta(seconds=lease),
+                                         released_before=now - timedelta(seconds=config.fetch.per_host_delay)))
+            if got == hosts or attempt:
+                break
+            time.sleep(min(config.fetch.per_host_delay, lease / 3))
+        log.debug("archiver %s %s: leased %d of %d host(s)", what, run_id, len(got), len(hosts))
+        yield got
+    finally:
+        heartbeat.stop()
+        store.stop_worker(run_id, utcnow())
+
+
 # -- `archiver workers` -------------------------------------------------------------------------------
 
 

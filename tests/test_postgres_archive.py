@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from archiver.archive.store import Store, utcnow
 
 from .review_world import article_citing, page, prose, run, write_config
 from .workbench import serving
@@ -58,3 +61,30 @@ def test_serve_report_and_export_read_a_postgresql_archive(tmp_path: Path, make_
     run(config, "export", "--wacz", str(tmp_path / "out.wacz"))
     with zipfile.ZipFile(tmp_path / "out.wacz") as package:
         assert any(name.startswith("archive/") and name.endswith(".warc.gz") for name in package.namelist())
+
+
+@pytest.mark.slow
+def test_check_by_hand_leaves_the_hosts_of_live_workers_alone(tmp_path: Path, make_server: Any, pg_url: str) -> None:
+    news = make_server()
+    urls = [news.route(f"/pg/held{n}", page(f"Held {n}", prose(210 + n))) for n in range(2)]
+    config = _pg_config(tmp_path, article_citing(tmp_path, urls), pg_url)
+    run(config, "sweep", "--no-report")
+    archive = tmp_path / "archives"
+    now = utcnow()
+    with Store.open(archive, pg_url) as store:
+        host = store.links()[0]["host"]
+        store.register_worker("w0feed", "elsewhere", 1, now)  # a live worker holding the host
+        assert store.lease_hosts("w0feed", [host], now=now, lease_until=now + timedelta(seconds=120),
+                                 released_before=now) == [host]
+    before = [news.routes[f"/pg/held{n}"].hits for n in range(2)]
+    result = run(config, "check", "--all")
+    assert "2 link(s) skipped: their host is held by a live worker" in result.output, result.output
+    assert [news.routes[f"/pg/held{n}"].hits for n in range(2)] == before  # not one request to its host
+    with Store.open(archive, pg_url) as store:
+        store.stop_worker("w0feed", utcnow())  # the worker stops: its host is free
+    result = run(config, "check", "--all")
+    assert "skipped" not in result.output and "checked 2 link(s)" in result.output, result.output
+    assert [news.routes[f"/pg/held{n}"].hits for n in range(2)] == [n + 1 for n in before]
+    with Store.open(archive, pg_url) as store:
+        assert store.worker_rows() == []  # the check's own lease and registration are gone
+        assert store.stale_leases(utcnow() + timedelta(days=1)) == []

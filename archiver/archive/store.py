@@ -1136,6 +1136,31 @@ class Store:
             self.db.execute("INSERT INTO host_leases (host) SELECT DISTINCT l.host FROM links l WHERE NOT EXISTS "
                             "(SELECT 1 FROM host_leases h WHERE h.host = l.host) ON CONFLICT (host) DO NOTHING")
 
+    def lease_hosts(self, worker_id: str, hosts: Iterable[str], *, now: datetime, lease_until: datetime,
+                    released_before: datetime) -> list[str]:
+        """Lease those of ``hosts`` no live worker holds, due work or not (`archiver check` run by hand
+        next to workers: it steps aside as a worker would); returns the hosts leased."""
+        wanted = sorted(set(hosts))
+        if not wanted:
+            return []
+        got: list[str] = []
+        with self.atomic():
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(f"INSERT INTO host_leases (host) SELECT DISTINCT host FROM links WHERE host IN "
+                                f"({marks}) ON CONFLICT (host) DO NOTHING", chunk)
+                rows = self.db.execute(
+                    f"SELECT host FROM host_leases WHERE host IN ({marks}) AND (worker IS NULL OR expires_at < ?) "
+                    "AND (released_at IS NULL OR released_at <= ?) ORDER BY host"
+                    + (" FOR UPDATE SKIP LOCKED" if self.postgres else ""),
+                    [*chunk, iso_ms(now), iso_ms(released_before)]).fetchall()
+                for (host,) in rows:
+                    self.db.execute("UPDATE host_leases SET worker = ?, expires_at = ?, claimed_at = ? "
+                                    "WHERE host = ?", [worker_id, iso_ms(lease_until), iso_ms(now), host])
+                    got.append(str(host))
+        return got
+
     def release_hosts(self, worker_id: str, hosts: Iterable[str], now: datetime) -> None:
         with self.atomic():
             for host in hosts:
