@@ -4,6 +4,9 @@ run by hand next to live workers, and a decision racing a worker's check of the 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -88,3 +91,35 @@ def test_check_by_hand_leaves_the_hosts_of_live_workers_alone(tmp_path: Path, ma
     with Store.open(archive, pg_url) as store:
         assert store.worker_rows() == []  # the check's own lease and registration are gone
         assert store.stale_leases(utcnow() + timedelta(days=1)) == []
+
+
+@pytest.mark.slow
+def test_a_decision_made_while_a_worker_checks_the_link_stands(tmp_path: Path, make_server: Any, pg_url: str) -> None:
+    news = make_server()
+    url = news.route("/pg/racing", page("Racing", prose(220)))
+    config = _pg_config(tmp_path, article_citing(tmp_path, [url]), pg_url)
+    run(config, "sweep", "--no-report")
+    route = news.routes["/pg/racing"]
+    route.body, route.delay = page("Racing", prose(221)), 1.8  # rewritten, and slow to answer
+    hits = route.hits
+    worker = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(config), "worker", "--once"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 20
+        while route.hits == hits:  # the worker is fetching the link: it read the link's state before this
+            assert time.monotonic() < deadline and worker.poll() is None, worker.communicate()
+            time.sleep(0.02)
+        run(config, "review", url, "--ignore", "--by", "racer")  # workers take no archive lock
+        out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, err
+    with Store.open(tmp_path / "archives", pg_url) as store:
+        link = store.link(url)
+        assert link is not None
+        checks = store.checks(link["id"])
+    assert checks[-1]["verdict"] == "changed"  # the worker's check is kept, as evidence
+    assert (link["state"], link["reason"]) == ("excluded", "ignored"), (link, checks[-1])  # the decision stands
+    report = json.loads(run(config, "report", "--format", "json").output)
+    assert [(entry["state"], entry["review"]["decision"]) for entry in report["links"]] == [("excluded", "ignore")]

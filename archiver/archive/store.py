@@ -775,6 +775,54 @@ class Store:
                                          **(link_updates or {})})
         return check_id
 
+    # what a reviewer's decision (or its undo) changes on a link that a check must not write over
+    DECIDED_COLUMNS = ("state", "reason", "cited_capture_id")
+
+    def record_check_unless_decided(self, link: Mapping[str, Any], *, checked_at: datetime, verdict: str,
+                                    reason: str | None, state: str, http_status: int | None = None,
+                                    final_url: str | None = None, similarity: float | None = None,
+                                    capture_id: int | None = None, detail: str | None = None,
+                                    link_updates: dict[str, Any] | None = None) -> str | None:
+        """``record_check`` for a check that read ``link`` before fetching: its state is written only if
+        no decision changed the link's state, reason or cited copy meanwhile (one conditional UPDATE;
+        on PostgreSQL it waits for a decision holding the row, ``decide`` locks it). Otherwise the
+        decision stands: the check is kept as evidence, with the link's state and the link is not
+        marked checked (it stays due, and the next check judges it with the decision in view); returns
+        the state kept, or None when the check's state was written."""
+        same = "IS NOT DISTINCT FROM" if self.postgres else "IS"  # null-safe equality (SQLite before 3.39)
+        guard = " AND ".join(f"{column} {same} ?" for column in self.DECIDED_COLUMNS)
+        updates = {"last_check_id": None, "last_checked": iso(checked_at), **(link_updates or {})}
+        with self.atomic():
+            check_id = self._insert(
+                "checks",
+                {"link_id": link["id"], "checked_at": iso(checked_at), "verdict": verdict, "reason": reason,
+                 "http_status": http_status, "final_url": final_url, "similarity": similarity,
+                 "capture_id": capture_id, "state": state, "detail": detail}
+            )
+            updates["last_check_id"] = check_id
+            assignments = ", ".join(f"{column} = ?" for column in updates)
+            cursor = self.db.execute(f"UPDATE links SET {assignments} WHERE id = ? AND {guard}",
+                                     [*updates.values(), link["id"], *(link[c] for c in self.DECIDED_COLUMNS)])
+            if cursor.rowcount:
+                return None
+            row = self._one("SELECT state FROM links WHERE id = ?", [link["id"]])
+            kept = str(row["state"]) if row else state
+            note = "not applied: a reviewer decided on this link while it was being checked"
+            self.db.execute("UPDATE checks SET state = ?, detail = ? WHERE id = ?",
+                            [kept, f"{detail}; {note}" if detail else note, check_id])
+            latest = (link_updates or {}).get("latest_capture_id")
+            if latest:  # the capture is the link's all the same
+                self.update_link(link["id"], latest_capture_id=latest)
+        return kept
+
+    def lock_link(self, link_id: int) -> dict[str, Any]:
+        """The link, its row locked until the transaction ends (PostgreSQL; on SQLite the archive lock
+        serializes writers): a decision reads and writes it while no check can write it between."""
+        row = self._one("SELECT * FROM links WHERE id = ?" + (" FOR UPDATE" if self.postgres else ""), [link_id])
+        if row is None:
+            raise StoreError(f"no link with id {link_id}")
+        return row
+
     def checks(self, link_id: int) -> list[dict[str, Any]]:
         return list(self._rows("SELECT * FROM checks WHERE link_id = ? ORDER BY id", [link_id]))
 

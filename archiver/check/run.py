@@ -376,11 +376,16 @@ class Checker:
             updates["latest_capture_id"] = saved.capture_id
             if judgement.verdict is Verdict.OK and (link["cited_capture_id"] is None or judgement.reason == RECAPTURED):
                 updates["cited_capture_id"] = saved.capture_id
-        store.record_check(link["id"], checked_at=now, verdict=judgement.verdict.value, reason=judgement.reason,
-                           state=step.state.value, http_status=result.status, final_url=result.final_url,
-                           similarity=judgement.similarity, capture_id=saved.capture_id,
-                           detail=judgement.detail, link_updates=updates)
-        return CheckOutcome(link["url"], link["id"], judgement, step.state.value, link["state"],
+        # a reviewer may have decided on the link since it was read (serve takes no lock workers respect)
+        kept = store.record_check_unless_decided(
+            link, checked_at=now, verdict=judgement.verdict.value, reason=judgement.reason,
+            state=step.state.value, http_status=result.status, final_url=result.final_url,
+            similarity=judgement.similarity, capture_id=saved.capture_id, detail=judgement.detail,
+            link_updates=updates)
+        if kept is not None:
+            logging.getLogger(__name__).warning("%s: decided by a reviewer while being checked: the decision "
+                                                "stands (%s), this check is kept as evidence", link["url"], kept)
+        return CheckOutcome(link["url"], link["id"], judgement, kept or step.state.value, link["state"],
                             result.status, result.final_url)
 
 

@@ -107,6 +107,15 @@ def decide(store: Store, decision: str, *, url: str | None = None, host: str | N
     link = store.link(url)
     if link is None:
         raise UsageError(f"{url}: not in the archive")
+    # read and written in one transaction, the link's row locked (PostgreSQL): a worker's check of this
+    # link cannot write its state in between, and one that read the link before writes around the
+    # decision (Store.record_check_unless_decided)
+    with store.atomic():
+        return _decide_link(store, decision, store.lock_link(link["id"]), url, note, by, stamp)
+
+
+def _decide_link(store: Store, decision: str, link: dict[str, Any], url: str, note: str | None, by: str,
+                 stamp: str) -> dict[str, Any]:
     values: dict[str, Any] = {"link_id": link["id"], "host": link["host"], "decision": decision, "note": note,
                               "decided_by": by, "decided_at": stamp}
     updates: dict[str, Any] = {}
@@ -158,7 +167,7 @@ def _decide_host(store: Store, decision: str, host: str, note: str | None, by: s
     before = {}
     with store.atomic():
         for link_id in store.link_ids_of_host(host):
-            link = store.link_by_id(link_id)
+            link = store.lock_link(link_id)
             before[str(link_id)] = _snapshot(link)
             updates: dict[str, Any] = {"state": State.EXCLUDED.value, "reason": IGNORED, "next_check": None}
             if link["state"] != State.EXCLUDED.value:
