@@ -59,7 +59,7 @@ def first_capture_verdict(result: FetchResult) -> tuple[Verdict, str]:
 def record_first_check(archive: Archive, link_id: int, result: FetchResult, saved: Saved) -> str:
     """Judge a first capture and store it as the link's first check; returns the new state."""
     store = archive.store
-    link = store.link_by_id(link_id)
+    link = store.lock_link(link_id)  # a reviewer's decision now waits for this transaction, or this for it
     if link["state"] != State.PENDING.value:
         updates: dict[str, Any] = {"latest_capture_id": saved.capture_id} if saved.capture_id else {}
         if saved.capture_id and result.ok and (result.status or 0) < 300 and not link["cited_capture_id"]:
