@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from archiver.archive.lock import ArchiveLock
 from archiver.archive.store import Store, utcnow
 
 from .review_world import article_citing, page, prose, run, write_config
@@ -50,8 +51,9 @@ def test_serve_report_and_export_read_a_postgresql_archive(tmp_path: Path, make_
         assert raw and client.get(raw[0]).status_code == 200  # replay of a capture recorded in PostgreSQL
         assert "Nothing here." in client.get(workbench + f"link/{link_id}").text
         csrf = client.get(workbench + "api/session").json()["csrf"]
-        made = client.post(workbench + "api/decisions", headers={"X-CSRF-Token": csrf},
-                           json={"link_id": link_id, "decision": "false-alarm", "note": "moved on paper"})
+        with ArchiveLock(tmp_path / "archives", what="a sweep in a test"):  # no wait for a sweep by hand
+            made = client.post(workbench + "api/decisions", headers={"X-CSRF-Token": csrf},
+                               json={"link_id": link_id, "decision": "false-alarm", "note": "moved on paper"})
         assert made.status_code == 201, made.text
         assert client.get(workbench + f"api/links/{link_id}").json()["link"]["state"] == "ok"
         assert "moved on paper" in client.get(workbench + "decisions").text

@@ -78,7 +78,13 @@ def create_app(config: Config, guard: Guard, replay_base_url: str) -> Flask:
     @contextmanager
     def deciding() -> Iterator[Store]:
         """The store, with the archive lock held: a check running now could otherwise write over a
-        decision with the state it read before it (the lock is free between sweeps)."""
+        decision with the state it read before it (the lock is free between sweeps). A PostgreSQL
+        archive needs no lock (workers take none): a decision locks its link's row and a check writes
+        around it (Store.record_check_unless_decided), so a decision never waits for a sweep."""
+        if config.archive.database:
+            with open_store() as store:
+                yield store
+            return
         lock = ArchiveLock(config.archive.dir, wait=DECISION_WAIT, what="archiver serve: a decision")
         lock.acquire()
         try:
