@@ -125,3 +125,25 @@ def test_a_decision_made_while_a_worker_checks_the_link_stands(tmp_path: Path, m
     assert (link["state"], link["reason"]) == ("excluded", "ignored"), (link, checks[-1])  # the decision stands
     report = json.loads(run(config, "report", "--format", "json").output)
     assert [(entry["state"], entry["review"]["decision"]) for entry in report["links"]] == [("excluded", "ignore")]
+
+
+def test_a_check_writes_around_a_decision_on_both_backends(tmp_path: Path, database: str) -> None:
+    url = "https://news.example/story"
+    with Store.open(tmp_path, database) as store:
+        link_id = store.ensure_link(url)
+        store.update_link(link_id, state="ok", reason=None)
+        read = store.link_by_id(link_id)  # what a check read before fetching
+        assert store.record_check_unless_decided(read, checked_at=utcnow(), verdict="changed", reason="drift",
+                                                 state="changed", link_updates={"state": "changed"}) is None
+        assert store.link_by_id(link_id)["state"] == "changed"  # nobody decided: the check's state
+        read = store.link_by_id(link_id)
+        with store.atomic():  # a reviewer ignores the link meanwhile
+            store.lock_link(link_id)
+            store.update_link(link_id, state="excluded", reason="ignored")
+        kept = store.record_check_unless_decided(read, checked_at=utcnow(), verdict="dead", reason="http-404",
+                                                 state="dead", link_updates={"state": "dead", "reason": "http-404"})
+        link = store.link_by_id(link_id)
+        last = store.checks(link_id)[-1]
+    assert kept == "excluded" and (link["state"], link["reason"]) == ("excluded", "ignored")
+    assert last["verdict"] == "dead" and last["state"] == "excluded" and "reviewer decided" in last["detail"]
+    assert link["last_check_id"] != last["id"]  # not marked checked: the next check judges it again
