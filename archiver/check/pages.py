@@ -191,7 +191,8 @@ class TextExtractor:
         digest = capture["payload_digest"] or ""
         cached = store.text_for(digest) if digest else None
         if cached is not None:
-            check_stored(store, warc_dir, capture)  # the text is kept, but the copy must still be whole
+            # the text is kept, but the copy must still be whole: its record is inflated on a thread
+            await asyncio.to_thread(verify_record, warc_dir, holding_record(store, capture))
             page = PageText(cached["title"], cached["text"], cached["fingerprint"], digest, capture["final_url"],
                             sketch=cached.get("sketch"))
             if sketch and page.sketch is None and page.text:
@@ -307,10 +308,21 @@ def check_stored(store: Store, warc_dir: Path, capture: dict[str, Any]) -> None:
     """Raise :class:`DamagedCopy` unless the record holding ``capture``'s payload is whole: in its
     file, and its gzip member inflates to the end with a good CRC. Streams: ~0.3 ms for a 100 KB page,
     no more memory than a chunk, and no text extraction."""
+    verify_record(warc_dir, holding_record(store, capture))
+
+
+def holding_record(store: Store, capture: dict[str, Any]) -> dict[str, Any]:
+    """The capture whose WARC record holds ``capture``'s payload (a revisit's original)."""
     if capture["kind"] == "revisit" and capture["refers_to"]:
         original = store.capture(capture["refers_to"])
         if original is not None:
-            capture = original
+            return original
+    return capture
+
+
+def verify_record(warc_dir: Path, capture: dict[str, Any]) -> None:
+    """:func:`check_stored` for the capture that holds its record: no database access, so a thread
+    can run it (zlib inflates without the GIL)."""
     if not capture["warc"] or not capture["length"]:
         return
     if capture.get("damaged"):

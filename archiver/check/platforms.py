@@ -302,7 +302,7 @@ class Platforms:
         body does not mention ``json+oembed`` is not decoded."""
         if result.final is None or result.status != 200 or result.final.body_length > 4 * ANSWER_MAX:
             return "", None
-        if live_text is not None and len(live_text.split()) >= SHELL_WORDS:
+        if live_text is not None and _has_words(live_text, SHELL_WORDS):
             return "", None
         body = _body(result, 8 * ANSWER_MAX)
         if body.find(b"json+oembed", 0, 256 * 1024) < 0:  # the discovery tag is in the head
@@ -370,6 +370,12 @@ class Platforms:
 
 # A page with fewer words than this in its raw HTML carries too little text to judge.
 SHELL_WORDS = 60
+_WORD = re.compile(r"\S+")
+
+
+def _has_words(text: str, count: int) -> bool:
+    """``len(text.split()) >= count``, reading no further than the ``count``-th word."""
+    return any(True for n, _ in enumerate(_WORD.finditer(text), 1) if n >= count)
 
 
 def _json_format(href: str) -> str:

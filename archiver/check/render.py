@@ -432,15 +432,17 @@ class CheckRendering:
     async def view(self, link: dict[str, Any], result: FetchResult) -> View | None:
         """The rendered view of a live page that needs rendering, or None (judge the raw HTML)."""
         final = result.final
-        if final is None or not result.ok or final.status != 200 or not _may_be_shell(self.mode, result):
+        if final is None or not result.ok or final.status != 200:
             return None
-        if not needs_render(self.mode, read_html(result), final.content_type):
-            return None
+        # what the cited copy was is asked first: two indexed lookups, where the live body's look
+        # below reads and inflates it (most checked pages are articles cited unrendered)
         cited = rendered_text(self.archive, link["cited_capture_id"])
-        capture = self.archive.store.capture(link["cited_capture_id"])
+        capture = self.archive.store.capture(link["cited_capture_id"]) if cited is None else None
         adopt = cited is None and capture is not None and capture["payload_digest"] == final.payload_digest
         if cited is None and not adopt:
             return None  # the cited copy was no shell (an article, now a wall or a challenge): raw judgement
+        if not _may_be_shell(self.mode, result) or not needs_render(self.mode, read_html(result), final.content_type):
+            return None
         renderer = await self._started()
         if not renderer.available:
             return None
