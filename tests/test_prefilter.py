@@ -102,6 +102,15 @@ def test_whatever_the_change_a_page_taken_as_the_same_extracts_the_same(paragrap
         assert extract(live).title == extract(cited).title
 
 
+def test_a_short_second_article_outside_the_box_is_never_taken_for_noise() -> None:
+    # found by the property above: the extraction takes a new <article> in, however short
+    cited = page(["word " * 30 + "end"] * 4, 0)
+    for live in (cited.replace("<body>", "<body><article><p>another article here</p></article>"),
+                 "<article><p>another article here</p></article>" + cited):
+        assert extract(live).text != extract(cited).text
+        assert not prefilter.same_main_text(live, sketched(cited))
+
+
 def test_a_page_without_a_main_text_box_is_never_sketched() -> None:
     # the article's text is the whole body: any change outside it would be inside it
     html = "<html><body>" + " ".join(["words of text"] * 80) + "</body></html>"

@@ -27,6 +27,11 @@ When a copy's main text is extracted (at capture), :func:`sketch` notes
    main text's length and at most ``MAX_OUTSIDE_CHARS`` characters: a small
    change of chrome, not new content that could take the main text's place.
 
+A sketch made since also counts the elements the extraction takes as a
+content container wherever they are (``<article>``, ``<main>``...): a page with
+one more or one fewer is not the same (a short second ``<article>`` in the
+chrome would join the main text).
+
 Any edit of the main text's words changes the box's markup (2), so it is
 never taken for noise. A page too big for the extractor's bounds, a box not
 found, a parse error: not sure.
@@ -118,6 +123,15 @@ def _labels(tree: Any) -> str:
     return _digest("\x00".join([text("title"), og_title, text("h1")]))
 
 
+# Elements the extraction takes as a main-content container wherever they are: one more of
+# them outside the box (a second <article>) can bring its text into the main text, however short.
+_CONTAINERS = "article, main, [role=main], [itemprop=articleBody]"
+
+
+def _containers(tree: Any) -> int:
+    return len(tree.css(_CONTAINERS))
+
+
 def _squash(text: str) -> str:
     """Letters and digits only, lower case: to find main-text lines in an element's text."""
     return _WORDS.sub("", unicodedata.normalize("NFC", text).lower())
@@ -176,7 +190,7 @@ def sketch(html: str, main_text: str) -> str | None:
         if path is None or _follow(tree.root, path[1:]) is None:
             return None
         value = {"v": VERSION, "labels": _labels(tree), "path": path[1:], "box": _digest(box.html or ""),
-                 "main": len(main_text)}
+                 "main": len(main_text), "containers": _containers(tree)}
         value["lines"] = _lines(tree)
     except Exception:  # noqa: BLE001 - an odd page is never sketched, and checked by extraction
         return None
@@ -194,6 +208,8 @@ def same_main_text(html: str, cited: str | None) -> bool:
         tree = _parse(html)
         if _labels(tree) != was["labels"]:
             return False
+        if "containers" in was and _containers(tree) != was["containers"]:
+            return False  # a new or lost <article> or <main> outside the box: the extraction may take it
         box = _follow(tree.root, was["path"])
         if box is None or _digest(box.html or "") != was["box"]:
             return False
