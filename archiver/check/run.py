@@ -366,7 +366,9 @@ class Checker:
     def _record(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
                 live: PageText | None, saved: Saved) -> CheckOutcome:
         store = self.archive.store
-        if live is not None and result.final is not None and result.final.payload_digest:
+        # a page the pre-filter matched has the cited copy's text, kept under the cited digest
+        # already: not stored again per check (a copy of every page's text each night otherwise)
+        if live is not None and not live.prefiltered and result.final is not None and result.final.payload_digest:
             store.save_text(result.final.payload_digest, live.title, live.text, live.fingerprint)
         now = utcnow()
         first_failure = parse_iso(link["first_failure_at"]) if link["first_failure_at"] else None
