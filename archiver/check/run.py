@@ -278,10 +278,12 @@ class Checker:
             await asyncio.to_thread(verify_record, self.archive.warc_dir,
                                     holding_record(self.archive.store, capture))
             return PageText(None, "", None, capture["payload_digest"], capture["final_url"])
-        return await self.cited_text(link)
+        return await self.cited_text(link, capture)
 
-    async def cited_text(self, link: dict[str, Any]) -> PageText | None:
-        capture = self.archive.store.capture(link["cited_capture_id"])
+    async def cited_text(self, link: dict[str, Any], capture: dict[str, Any] | None = None) -> PageText | None:
+        """The cited copy's text (``capture``: its row, when already read)."""
+        if capture is None:
+            capture = self.archive.store.capture(link["cited_capture_id"])
         if capture is None:
             return None
         return await self.extractor.of_capture(self.archive.store, self.archive.warc_dir, capture, sketch=True)
