@@ -59,29 +59,60 @@ def sweep(config: Path, *args: str, timeout: float = 120) -> subprocess.Complete
                           timeout=timeout, env=env(), cwd=config.parent)
 
 
-def sweep_killed_after(config: Path, delay: float, captures: int = 0) -> float:
-    """Start ``archiver sweep``, ``kill -9`` it and all its processes ``delay`` s after its first
-    WARC file appeared and at least ``captures`` captures were committed (or when it ended, or after
-    30 s); return when the kill happened."""
-    started = time.monotonic()
+def sweep_killed_at(config: Path, captures: int, *, unrecorded: bool = False, timeout: float = 120) -> None:
+    """Start ``archiver sweep`` and ``kill -9`` it and all its processes once the database has
+    recorded at least ``captures`` captures and, with ``unrecorded``, once the WARC files have
+    grown past what was on disk then (records written that no commit covers yet: the moment a
+    kill must not turn into a lost or duplicated capture). Both are events, not delays, so the
+    kill lands mid-capture however fast or loaded the machine is. Kills anyway when the sweep
+    ended first or after ``timeout`` s."""
     proc = subprocess.Popen([*ARCHIVER, "--config", str(config), "sweep"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env(), cwd=config.parent, start_new_session=True)
     warcs = config.parent / "archives" / "warcs"
     db = config.parent / "archives" / "archive.db"
-    deadline = started + 30
+    deadline = time.monotonic() + timeout
+    grown_past: int | None = None
     while time.monotonic() < deadline and proc.poll() is None:
-        if warcs.is_dir() and any(warcs.glob("*.warc.gz*")) and (
-                not captures or len(recorded_captures(db)) >= captures):
+        if grown_past is None:
+            if recorded_count(db) >= captures:
+                if not unrecorded:
+                    break
+                grown_past = warc_bytes(warcs)
+        elif warc_bytes(warcs) > grown_past:
             break
-        time.sleep(0.005)
-    time.sleep(delay)
-    killed_at = time.monotonic() - started
+        time.sleep(0.002)
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # the sweep, its fetch workers and their fork server
     except ProcessLookupError:
         pass
     proc.wait()
-    return killed_at
+
+
+def recorded_count(db: Path) -> int:
+    """How many response captures the database has committed (0 before it exists)."""
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return int(conn.execute("SELECT count(*) FROM captures WHERE kind IN ('response', 'revisit')").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is not committed yet
+        return 0
+    finally:
+        conn.close()
+
+
+def warc_bytes(warcs: Path) -> int:
+    """The size of every WARC file of the archive (closed or ``.open``), as far as it can be read now."""
+    total = 0
+    for path in warcs.glob("*.warc.gz*"):
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:  # renamed meanwhile (closed): counted under its new name next time
+            pass
+    return total
 
 
 @dataclass
@@ -135,15 +166,22 @@ def unrecorded_responses(archive_dir: Path) -> int:
 
 
 def kill_and_recover(workdir: Path, config: Path, urls: list[str], rng: random.Random, tally: Tally,
-                     *, max_delay: float, kills: int = 1) -> None:
-    """``kills`` sweeps killed at random moments, then a clean sweep; count what was lost or duplicated."""
+                     *, kills: int = 1) -> None:
+    """``kills`` sweeps killed mid-capture, then a clean sweep; count what was lost or duplicated.
+
+    Each kill is aimed at an event (seeded, so every run of the test kills at the same points):
+    once the database has recorded a random number of captures more than before, and for half
+    the kills once more WARC bytes were written after that (not yet committed)."""
     archive_dir = workdir / "archives"
     db = archive_dir / "archive.db"
     before: set[tuple[int, str, int]] = set()
     for _ in range(kills):
-        # half the kills at a random moment, half once a random share of the links is recorded
-        at = rng.randint(1, len(urls) - 1) if rng.random() < 0.5 else 0
-        sweep_killed_after(config, rng.uniform(0, max_delay / 10 if at else max_delay), at)
+        done_before = len(before)
+        if done_before + 1 >= len(urls):
+            break  # nothing left to kill mid-capture
+        # below the last batch's worth, so that the target is not reached by the final commit
+        at = rng.randint(done_before + 1, max(done_before + 1, len(urls) - 40))
+        sweep_killed_at(config, at, unrecorded=rng.random() < 0.5)
         before = recorded_captures(db)
     done = sweep(config)
     assert done.returncode == 0, done.stdout + done.stderr

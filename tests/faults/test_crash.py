@@ -2,8 +2,9 @@
 
 Each run starts `archiver sweep` in a subprocess against local servers (many URLs,
 a tiny ``warc_max_size`` so that WARC files rotate every few captures), kills it
-and its fetch workers with SIGKILL at a random moment after its first WARC file
-appears, runs a clean sweep, and checks the archive with
+and its fetch workers with SIGKILL mid-capture (at a seeded random number of
+recorded captures, half of the time once more WARC bytes were written after
+them), runs a clean sweep, and checks the archive with
 ``assert_archive_consistent``. Captures recorded before the kill must still be
 there and every URL captured exactly once. The default run does a few kills;
 the ``slow`` variant many.
@@ -41,7 +42,7 @@ WARC_MAX_SIZE = "16KB"  # a few captures per WARC file: rotation inside nearly e
 
 
 def crash_runs(tmp_path: Path, make_server: Callable[[], TestServer], runs: int, *, seed: int,
-               kills: int = 1, per_host: int = URLS_PER_HOST, max_delay: float = 1.2) -> Tally:
+               kills: int = 1, per_host: int = URLS_PER_HOST) -> Tally:
     servers = [make_server() for _ in range(3)]
     urls = serve_pages(servers, per_host, PAGE_SIZE, f"crash{seed}")
     rng = random.Random(seed)
@@ -50,7 +51,7 @@ def crash_runs(tmp_path: Path, make_server: Callable[[], TestServer], runs: int,
         workdir = tmp_path / f"run{run}"
         workdir.mkdir()
         config = write_sweep_config(workdir, urls, warc_max_size=WARC_MAX_SIZE)
-        kill_and_recover(workdir, config, urls, rng, tally, max_delay=max_delay, kills=kills)
+        kill_and_recover(workdir, config, urls, rng, tally, kills=kills)
         assert_archive_consistent(workdir / "archives", captures_per_link=1)
     return tally
 
@@ -99,16 +100,19 @@ def test_kill_9_many_times(tmp_path: Path, make_server: Callable[[], TestServer]
     print(f"kill -9 x {tally.runs} sweeps ({tally.kills_before_end} mid-capture): "
           f"{tally.lost} lost, {tally.duplicated} duplicated")
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
-    assert tally.kills_before_end >= tally.runs // 3, "too few kills landed while capturing"
+    # each kill is aimed at an event of the capture (crashkit.sweep_killed_at), not at a delay:
+    # on any machine speed it lands while the sweep still has links to capture
+    assert tally.kills_before_end >= tally.runs - 1, f"kills landed while capturing: {tally.kills_before_end}"
 
 
 @pytest.mark.slow
 def test_kill_9_many_times_while_capturing_in_process(tmp_path: Path, make_server: Callable[[], TestServer]) -> None:
     """Under 100 new links a sweep fetches on its own event loop and saves capture by capture."""
-    tally = crash_runs(tmp_path, make_server, 10, seed=4, per_host=25, max_delay=0.3)
+    tally = crash_runs(tmp_path, make_server, 10, seed=4, per_host=25)
     print(f"kill -9 x {tally.runs} sweeps of 75 URLs ({tally.kills_before_end} mid-capture): "
           f"{tally.lost} lost, {tally.duplicated} duplicated")
     assert (tally.lost, tally.duplicated) == (0, 0), tally.notes
+    assert tally.kills_before_end >= tally.runs - 1, f"kills landed while capturing: {tally.kills_before_end}"
 
 
 @pytest.mark.slow
