@@ -38,6 +38,7 @@ import fcntl
 import heapq
 import io
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -49,6 +50,8 @@ from warcio.recordloader import ArcWarcRecordLoader
 from warcio.timeutils import iso_date_to_timestamp
 
 # cdxj_indexer (0.3 s) and surt (0.16 s) are imported on first use.
+
+log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.cdxj"
 COLLECTION = "archive"
@@ -190,7 +193,8 @@ def add_lines(directory: Path, lines: Iterable[str]) -> None:
 
 
 def update_index(directory: Path) -> list[Path]:
-    """Merge every closed WARC of ``directory`` missing from ``index.cdxj`` into it.
+    """Merge every closed WARC of ``directory`` missing from ``index.cdxj`` into it, and index
+    again each file it lists only in part (an indexed record past its last line).
 
     Files a ``WarcWriter`` closed are normally in the index already; this indexes the
     others (repaired after a crash, ...) with cdxj-indexer. The index is rewritten
@@ -201,12 +205,20 @@ def update_index(directory: Path) -> list[Path]:
     directory = Path(directory)
     index = directory / INDEX_NAME
     with _index_lock(directory):
-        known = {_filename(line) for line in _lines(index)}
-        new = sorted(p for p in directory.glob("*.warc.gz") if p.name not in known)
-        lines = sorted(line for path in new for line in index_file(path))
+        ends: dict[str, int] = {}  # per file, where its last indexed record ends
+        for line in _lines(index):
+            name, end = _filename_and_end(line)
+            ends[name] = max(ends.get(name, 0), end)
+        new = sorted(p for p in directory.glob("*.warc.gz") if p.name not in ends)
+        # a file the index lists only in part (records past its last line): indexed again, whole
+        partial = sorted(p for p in directory.glob("*.warc.gz") if p.name in ends and _indexed_after(p, ends[p.name]))
+        for path in partial:
+            log.warning("%s: %s listed only part of its records; indexed it again", path.name, INDEX_NAME)
+        lines = sorted(line for path in new + partial for line in index_file(path))
         if lines:
-            _replace(index, heapq.merge(_lines(index), lines))
-    return new
+            stale = {p.name for p in partial}
+            _replace(index, heapq.merge((line for line in _lines(index) if _filename(line) not in stale), lines))
+    return new + partial
 
 
 def pywb_config(directory: Path, path: Path | None = None, collection: str = COLLECTION) -> Path:
@@ -251,6 +263,35 @@ def _lines(index: Path) -> Iterator[str]:
     with open(index, encoding="utf-8") as f:
         for line in f:
             yield line.rstrip("\n")
+
+
+def _filename_and_end(line: str) -> tuple[str, int]:
+    """The file a line names and where its record ends (offset + length; 0 if unreadable)."""
+    try:
+        fields = json.loads(line.split(" ", 2)[2])
+        return str(fields.get("filename", "")), int(fields.get("offset", 0)) + int(fields.get("length", 0))
+    except (IndexError, ValueError, AttributeError, TypeError):
+        return _filename(line), 0
+
+
+def _indexed_after(path: Path, end: int) -> bool:
+    """Whether ``path`` holds a record cdxj-indexer indexes past ``end`` (only that tail is read:
+    after a complete file's last indexed record there is at most a request record)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    try:
+        if path.stat().st_size <= end:
+            return False
+        with open(path, "rb") as stream:
+            stream.seek(end)
+            for record in ArchiveIterator(stream):
+                if record.rec_type in INDEXED_RECORDS and not (
+                        record.rec_type in ("resource", "metadata")
+                        and record.rec_headers.get_header("Content-Type") == "application/warc-fields"):
+                    return True
+    except Exception:  # noqa: BLE001 - an unreadable tail: cdxj-indexer decides what it can index
+        return True
+    return False
 
 
 def _filename(line: str) -> str:

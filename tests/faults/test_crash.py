@@ -242,3 +242,19 @@ def test_a_capture_and_its_first_check_commit_together(server: TestServer, confi
         [outcome] = snapshot(archive, [url])
     assert outcome.state == "ok"
     assert_archive_consistent(config.archive.dir, captures_per_link=1)
+
+
+def test_a_closed_warc_the_index_lists_in_part_is_indexed_again(server: TestServer, config: Config) -> None:
+    """pywb replays only what ``index.cdxj`` lists: a closed file whose lines stop short of its
+    last records (however that came about) is indexed again, whole, when the next run closes."""
+    urls = [server.route(f"/partial/{n}", body=page(f"partial-{n}", 3000)) for n in range(4)]
+    with Archive(config) as archive:
+        snapshot(archive, urls[:3])
+    index = config.archive.dir / "warcs" / "index.cdxj"
+    lines = index.read_text().splitlines()
+    assert len(lines) == 3
+    index.write_text(lines[0] + "\n")  # only the first record of the file is listed
+
+    with Archive(config) as archive:  # the next run
+        snapshot(archive, urls[3:])
+    assert_archive_consistent(config.archive.dir, captures_per_link=1)
