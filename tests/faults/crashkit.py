@@ -49,6 +49,7 @@ def write_sweep_config(directory: Path, urls: list[str], *, warc_max_size: str, 
         'connect_timeout = "3s"\nread_timeout = "3s"\ntotal_timeout = "10s"\nconcurrency = 16\n'
         'per_host_concurrency = 4\n'
         '[report]\nformats = ["json"]\n'
+        '[external]\nlookup = false\n'  # tests never ask the public web archives
         f'{extra}\n[[sources]]\npath = "cites.txt"\n'
     )
     return path
