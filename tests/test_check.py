@@ -420,3 +420,15 @@ def test_a_cut_short_record_is_a_damaged_copy_never_a_revisits_original(world: C
         assert archive.store.last_response_capture(link["id"])["id"] == capture["id"]
         archive.store.mark_damaged(capture["id"], raised.value.problem)
         assert archive.store.last_response_capture(link["id"]) is None
+
+
+def test_a_run_takes_hosts_in_turn_so_one_hosts_links_do_not_hold_every_worker() -> None:
+    # links come sorted by URL: one host's links together, and that host has only
+    # per_host_concurrency slots; each host's links keep their order
+    from archiver.check.run import _by_host_in_turn
+
+    urls = ["http://a.test/1", "http://a.test/2", "http://a.test/3", "http://b.test/1", "http://b.test/2",
+            "http://c.test/1", "not a url ["]
+    order = [link["url"] for link in _by_host_in_turn({"url": url} for url in urls)]
+    assert order == ["http://a.test/1", "http://b.test/1", "http://c.test/1", "not a url [",
+                     "http://a.test/2", "http://b.test/2", "http://a.test/3"]
