@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archiver.capture.snapshot import BATCH_SIZE
+
 from ..server import TestServer
 
 ARCHIVER = [sys.executable, "-m", "archiver"]
@@ -180,8 +182,8 @@ def kill_and_recover(workdir: Path, config: Path, urls: list[str], rng: random.R
         done_before = len(before)
         if done_before + 1 >= len(urls):
             break  # nothing left to kill mid-capture
-        # below the last batch's worth, so that the target is not reached by the final commit
-        at = rng.randint(done_before + 1, max(done_before + 1, len(urls) - 40))
+        # at least a batch (one commit) before the end: the commit that reaches the target is not the last
+        at = rng.randint(done_before + 1, max(done_before + 1, len(urls) - min(BATCH_SIZE, len(urls) // 2)))
         sweep_killed_at(config, at, unrecorded=rng.random() < 0.5)
         before = recorded_captures(db)
     done = sweep(config)
