@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_nothing_in_the_repository_reads_outside_it() -> None:
-    """A user's clone has no ``../shared``: tests, scripts, examples and the README must not need it."""
+    """A user's clone has no shared folder beside it: tests, scripts, examples and the README must not need it."""
     pattern = re.compile(r"\.\./shared|parents\[\d\]\s*/\s*[\"']shared[\"']|[\"']shared[\"']\s*/\s*[\"']corpus")
     offenders = []
     for path in [ROOT / "README.md", ROOT / "config.toml", *ROOT.glob("scripts/**/*"), *ROOT.glob("tests/**/*.py"),
