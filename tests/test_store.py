@@ -109,6 +109,39 @@ def test_due_links_follow_the_intervals_given_now(tmp_path: Path, database: str)
             never, ok_old, ok_new, failing, dead}
 
 
+def test_due_links_are_read_a_page_at_a_time_each_once_while_they_are_checked(
+        tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check run reads its due links a page at a time (its memory stays flat in the number of links):
+    each due link comes once, though the run checks them between pages (each then has a new last
+    check and maybe a new state), and a link not due never comes."""
+    from archiver.config import CheckConfig
+    from archiver.check.states import due_cutoffs
+    from archiver.archive.store import iso, parse_iso
+
+    monkeypatch.setattr(Store, "PAGE", 2)
+    now = parse_iso("2026-11-30T12:00:00Z")
+    with Store.open(tmp_path, database) as store:
+        never = [store.ensure_link(f"https://a.example/never-{i}") for i in range(3)]
+        old = [_checked(store, "https://b.example/ok-20d", "ok", "2026-11-10T12:00:00Z"),
+               _checked(store, "https://b.example/failing-3d", "failing", "2026-11-27T12:00:00Z"),
+               _checked(store, "https://b.example/ok-9d-a", "ok", "2026-11-21T12:00:00Z"),
+               _checked(store, "https://b.example/ok-9d-b", "ok", "2026-11-21T12:00:00Z"),
+               _checked(store, "https://b.example/dead-8d", "dead", "2026-11-22T12:00:00Z")]
+        _checked(store, "https://b.example/ok-2d", "ok", "2026-11-28T12:00:00Z")
+        _checked(store, "https://b.example/excluded", "excluded", "2026-01-01T00:00:00Z")
+        cutoffs = due_cutoffs(CheckConfig(recheck_after=7 * 86400, retry_failing_after=86400), now)
+        listed = {row["id"] for row in store.due_links(cutoffs)}
+        assert store.count_due(cutoffs) == len(listed) == 8
+        seen = []
+        for row in store.iter_due_links(cutoffs):
+            assert set(row) == {"id", "url", "host", "state", "reason", "last_checked"}
+            seen.append(row["id"])
+            store.update_link(row["id"], state="failing", last_checked=iso(now))  # checked as the run goes
+        assert seen == [*never, old[0], old[2], old[3], old[4], old[1]]  # never checked, then oldest check first
+        assert store.count_due(cutoffs) == 0 and list(store.iter_due_links(cutoffs)) == []
+        assert [row["id"] for row in store.iter_links()] == sorted(row["id"] for row in store.links())
+
+
 def test_every_state_a_link_enters_is_logged_and_sweeps_mark_the_log(tmp_path: Path, database: str) -> None:
     from archiver.archive.store import parse_iso
 

@@ -380,7 +380,14 @@ def _migrate_workers(db: sqlite_utils.Database) -> None:
     _run_ddl(db, _WORKERS)
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance, _migrate_text_sketch, _migrate_workers]
+def _migrate_checked_order(db: sqlite_utils.Database) -> None:
+    """Links in the order a check run reads its due links a page at a time (``Store.iter_due_links``):
+    never checked (by id), then by last check. Each page is then a range of this index, not a scan
+    and sort of every link."""
+    _run_ddl(db, "CREATE INDEX links_checked_order ON links(last_checked, id)")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_migrate_v1, _migrate_decisions, _migrate_external, _migrate_state_history, _migrate_comment_provenance, _migrate_text_sketch, _migrate_workers, _migrate_checked_order]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -564,6 +571,77 @@ class Store:
         if state:
             return list(self._rows("SELECT * FROM links WHERE state = ? ORDER BY url", [state]))
         return list(self._rows("SELECT * FROM links ORDER BY url"))
+
+    # what a check run needs of a link before its check (it reads the link whole when the check
+    # starts): which it is, its host, whether a reviewer ignores it
+    BRIEF_COLUMNS = "id, url, host, state, reason, last_checked"
+    PAGE = 5000  # rows a paged read takes at a time
+
+    def iter_links(self) -> Iterator[dict[str, Any]]:
+        """Every link, brief (``BRIEF_COLUMNS``), by id, read a page at a time: a run over a large
+        archive never holds its whole list of links. A link added meanwhile comes too."""
+        after = 0
+        while True:
+            page = list(self._rows(f"SELECT {self.BRIEF_COLUMNS} FROM links WHERE id > ? ORDER BY id LIMIT ?",
+                                   [after, self.PAGE]))
+            yield from page
+            if len(page) < self.PAGE:
+                return
+            after = page[-1]["id"]
+
+    def count_due(self, cutoffs: Mapping[str, datetime]) -> int:
+        """How many links :meth:`due_links` would list."""
+        if not cutoffs:
+            return 0
+        states = list(cutoffs)
+        due = " OR ".join("(state = ? AND last_checked <= ?)" for _ in states)
+        row = self.db.execute(
+            f"SELECT count(*) FROM links WHERE (state IN ({','.join('?' * len(states))}) AND last_checked IS NULL) "
+            f"OR {due}", [*states, *(value for state, cutoff in cutoffs.items() for value in (state, iso(cutoff)))]
+        ).fetchone()
+        return int(row[0])
+
+    def iter_due_links(self, cutoffs: Mapping[str, datetime]) -> Iterator[dict[str, Any]]:
+        """The links :meth:`due_links` lists, brief, read a page at a time while they are checked:
+        never-checked ones first (by id), then the least recently checked. Each comes once: a
+        link checked meanwhile is no longer due (checked after every cutoff), and one still in its
+        check lies before the page boundary."""
+        if not cutoffs:
+            return
+        states = list(cutoffs)
+        marks = ",".join("?" * len(states))
+        after = 0
+        while True:  # never checked, whatever the state
+            page = list(self._rows(f"SELECT {self.BRIEF_COLUMNS} FROM links WHERE last_checked IS NULL "
+                                   f"AND id > ? AND state IN ({marks}) ORDER BY id LIMIT ?",
+                                   [after, *states, self.PAGE]))
+            yield from page
+            if len(page) < self.PAGE:
+                break
+            after = page[-1]["id"]
+        # each state's cutoff as one expression: no state index to prefer over links_checked_order
+        due = "last_checked <= CASE state " + " ".join("WHEN ? THEN ?" for _ in states) + " END"
+        due_params = [value for state, cutoff in cutoffs.items() for value in (state, iso(cutoff))]
+        checked, after = "", 0
+        while True:  # then by last check, oldest first
+            # a range of the links_checked_order index, past the last page's (last_checked, id)
+            page = list(self._rows(f"SELECT {self.BRIEF_COLUMNS} FROM links WHERE last_checked >= ? "
+                                   f"AND NOT (last_checked = ? AND id <= ?) AND ({due}) "
+                                   "ORDER BY last_checked, id LIMIT ?",
+                                   [checked, checked, after, *due_params, self.PAGE]))
+            yield from page
+            if len(page) < self.PAGE:
+                return
+            checked, after = page[-1]["last_checked"], page[-1]["id"]
+
+    def urls_in_states(self, states: Iterable[str]) -> list[str]:
+        """URLs of the links in any of ``states``, by URL."""
+        wanted = sorted(set(states))
+        if not wanted:
+            return []
+        rows = self.db.execute(f"SELECT url FROM links WHERE state IN ({','.join('?' * len(wanted))}) ORDER BY url",
+                               wanted)
+        return [str(row[0]) for row in rows]
 
     def links_without_capture(self) -> list[tuple[int, str]]:
         """(id, url) of links never captured nor judged yet: the new links of a sweep."""
@@ -829,7 +907,8 @@ class Store:
     def due_links(self, cutoffs: Mapping[str, datetime], *, limit: int | None = None) -> list[dict[str, Any]]:
         """Links due for a check: in a state of ``cutoffs`` (see ``states.due_cutoffs``) and never
         checked, or last checked at or before that state's cutoff. Never-checked links come first,
-        then the longest overdue; each state's part is one range of the ``links_state_checked`` index."""
+        then the longest overdue; each state's part is one range of the ``links_state_checked`` index.
+        (A whole run reads them a page at a time: :meth:`iter_due_links`.)"""
         if not cutoffs:
             return []
         states = list(cutoffs)
