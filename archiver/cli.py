@@ -451,34 +451,49 @@ def check(ctx: click.Context, urls: tuple[str, ...], fail_on: str | None, check_
                     row = store.link_by_id(store.ensure_link(normalize_url(url), url))
                 rows.append(row)
         else:
-            rows = store.links() if check_all else store.due_links(due_cutoffs(config.check, utcnow()))
+            # brief rows, read a page at a time as the run goes: memory flat in the number of links
+            cutoffs = due_cutoffs(config.check, utcnow())
+            rows = store.iter_links() if check_all else store.iter_due_links(cutoffs)
+        total = len(rows) if isinstance(rows, list) else \
+            sum(store.count_by_state().values()) if check_all else store.count_due(cutoffs)
         with contextlib.ExitStack() as leases, StageProgress(bar=False) as progress:
             if config.archive.database:  # shared with `archiver worker`s: leave their hosts alone (SPEC §11)
                 from .worker import stepping_aside
 
+                rows = list(rows)  # a run by hand next to workers: its hosts are leased up front
                 hosts = {str(row["host"]) for row in rows if row["host"]}
                 free = leases.enter_context(stepping_aside(config, store, hosts))
                 held = sorted(hosts - free)
                 if held:
                     skipped = [row for row in rows if row["host"] in held]
                     rows = [row for row in rows if row["host"] not in held]
+                    total = len(rows)
                     click.echo(f"archiver: note: {len(skipped)} link(s) skipped: their host is held by a live "
                                f"worker, which checks them when due: {', '.join(held[:10])}"
                                + (" ..." if len(held) > 10 else ""), err=True)
 
+            checked = 0
+            as_json = _JsonArray() if fmt == "json" else None  # written as the checks finish
+
             def done(outcome: Any) -> None:
-                if fmt != "json":
+                nonlocal checked
+                checked += 1
+                if as_json is not None:
+                    as_json.add(_check_json(outcome))
+                else:
                     _show_check(outcome)
                 progress("", 1)
 
-            progress("checking", len(rows))
-            outcomes = asyncio.run(check_links(archive, rows, on_done=done))
+            progress("checking", total)
+            try:
+                asyncio.run(check_links(archive, rows, on_done=done, keep=False))
+            finally:
+                if as_json is not None:
+                    as_json.close()
         states = store.count_by_state()
-        matched = [row["url"] for row in store.links() if row["state"] in failing_states]
-    if fmt == "json":
-        click.echo(json.dumps([_check_json(o) for o in outcomes], indent=2))
-    else:
-        click.echo(f"checked {len(outcomes)} link(s); links by state: "
+        matched = store.urls_in_states(failing_states)
+    if fmt != "json":
+        click.echo(f"checked {checked} link(s); links by state: "
                    + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"))
     if matched:
         click.echo(f"archiver: {len(matched)} link(s) in {', '.join(sorted(failing_states))}", err=True)
@@ -490,6 +505,22 @@ def _show_check(outcome: Any) -> None:
     sim = f" similarity {j.similarity:.2f}" if j.similarity is not None else ""
     detail = f" ({j.detail})" if j.detail else ""
     click.echo(f"{outcome.state:<8} {outcome.url}  {j.verdict.value}: {j.reason}{sim}{detail}")
+
+
+class _JsonArray:
+    """A JSON array on stdout, an item at a time (as ``json.dumps(items, indent=2)`` would lay it
+    out), so a long run holds no list of its outcomes; closed even when the run stops short."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, item: dict[str, Any]) -> None:
+        text = json.dumps(item, indent=2).replace("\n", "\n  ")
+        click.echo(("[\n  " if self.count == 0 else ",\n  ") + text, nl=False)
+        self.count += 1
+
+    def close(self) -> None:
+        click.echo("\n]" if self.count else "[]")
 
 
 def _check_json(outcome: Any) -> dict[str, Any]:

@@ -135,13 +135,16 @@ def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | N
 
 
 def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | None, skip: set[int]) -> None:
-    due = [row for row in archive.store.due_links(due_cutoffs(archive.config.check, utcnow())) if row["id"] not in skip]
-    if not due:
+    cutoffs = due_cutoffs(archive.config.check, utcnow())
+    count = archive.store.count_due(cutoffs)
+    if not count:
         return
+    # read a page at a time as the run goes: memory flat in the number of links
+    due = (row for row in archive.store.iter_due_links(cutoffs) if row["id"] not in skip)
     from .check.run import check_links  # noqa: PLC0415 - the checker's text extraction is slow to import; most sweeps of new links need none
 
     if progress:
-        progress("checking", len(due))
+        progress("checking", count)
 
     def checked(outcome: CheckOutcome) -> None:
         summary.checked[outcome.state] += 1
@@ -151,7 +154,7 @@ def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | Non
         if progress:
             progress("", 1)
 
-    asyncio.run(check_links(archive, due, on_done=checked))
+    asyncio.run(check_links(archive, due, on_done=checked, keep=False))
 
 
 WORKER_ALIVE = 120.0  # seconds: a worker heard from within this is alive (its heartbeat is a third of its lease)

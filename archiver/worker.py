@@ -307,7 +307,7 @@ def _work(archive: SharedArchive, new: list[tuple[int, str]], due: list[dict[str
         def checked(outcome: CheckOutcome) -> None:
             stats.checks += 1
 
-        asyncio.run(check_links(archive, due, on_done=checked))
+        asyncio.run(check_links(archive, due, on_done=checked, keep=False))
 
 
 # -- `archiver check` by hand on a shared archive ------------------------------------------------------

@@ -432,3 +432,20 @@ def test_a_run_takes_hosts_in_turn_so_one_hosts_links_do_not_hold_every_worker()
     order = [link["url"] for link in _by_host_in_turn({"url": url} for url in urls)]
     assert order == ["http://a.test/1", "http://b.test/1", "http://c.test/1", "not a url [",
                      "http://a.test/2", "http://b.test/2", "http://a.test/3"]
+
+
+def test_a_run_reads_each_link_when_its_check_starts(world: Config, server: TestServer) -> None:
+    """A long run reads brief rows up front and each link whole when its check starts: a link a
+    reviewer ignored after the run read its links is not fetched, and the others are judged."""
+    from archiver.review.decisions import decide
+
+    kept_url = server.route("/check/brief-kept", ARTICLE)
+    ignored_url = server.route("/check/brief-ignored", OTHER)
+    snap(world, kept_url, ignored_url)
+    hits = server.routes["/check/brief-ignored"].hits
+    with Archive(world) as archive:
+        rows = list(archive.store.iter_links())
+        decide(archive.store, "ignore", url=ignored_url, by="test")
+        outcomes = asyncio.run(check_links(archive, rows))
+        assert [(o.url, o.judgement.reason) for o in outcomes] == [(normalize_url(kept_url), "unchanged")]
+    assert server.routes["/check/brief-ignored"].hits == hits

@@ -217,3 +217,23 @@ def test_a_timegate_redirecting_to_its_canonical_form_is_asked_there(dying: tupl
     assert (row["outcome"], row["memento_url"], row["first_datetime"], row["last_datetime"]) == (
         "found", memento, "1999-01-01T00:00:00Z", "2025-01-01T00:00:00Z")
     assert archive_site.routes["/web/canonical"].hits == 1
+
+
+def test_a_run_that_keeps_no_outcomes_still_asks_about_its_newly_dead_links(
+        dying: tuple[Config, TestServer, str], make_server: Any) -> None:
+    """`archiver check --all` and sweeps pass brief link rows and keep no list of outcomes (their memory
+    stays flat): the links that died are still looked up in other web archives at the end."""
+    world, site, url = dying
+    archive_site: TestServer = make_server()
+    archive_site.route("*", "slow down", status=429, content_type="text/plain")
+    world = replace(world, external=ExternalConfig(archives=(archive_site.url("/web/"),), lookup=True))
+    seen: list[str] = []
+    with Archive(world) as archive:
+        rows = list(archive.store.iter_links())
+        assert "cited_capture_id" not in rows[0]  # brief: each link is read whole when its check starts
+        kept = asyncio.run(check_links(archive, rows, on_done=lambda o: seen.append(o.state), keep=False))
+    assert kept == [] and seen == ["dead"]
+    assert sum(route.hits for route in archive_site.routes.values()) == 1
+    with Store.open(world.archive.dir) as store:
+        [row] = list(store._rows("SELECT outcome FROM alternatives"))
+        assert row["outcome"] == "error"

@@ -17,10 +17,11 @@ the link's state through :func:`archiver.check.states.transition`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from dataclasses import dataclass, field, replace
@@ -511,15 +512,37 @@ def _by_host_in_turn(links: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [queue[i] for i in range(max(map(len, queues), default=0)) for queue in queues if i < len(queue)]
 
 
+# Links a run takes from its source at a time, to take their hosts in turn: a run over a
+# paged source (Store.iter_due_links) holds this many rows, not one per link it checks.
+RUN_CHUNK = 10_000
+
+
+def _in_turns(first: list[dict[str, Any]], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``first`` then the rest of the links, a chunk at a time, each chunk's hosts in turn."""
+    chunk = first
+    while chunk:
+        yield from _by_host_in_turn(chunk)
+        chunk = list(itertools.islice(rest, RUN_CHUNK))
+
+
 async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
-                      on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
-    """Check ``links`` concurrently (the fetcher enforces politeness); store each as it finishes."""
+                      on_done: Callable[[CheckOutcome], None] | None = None,
+                      keep: bool = True) -> list[CheckOutcome]:
+    """Check ``links`` concurrently (the fetcher enforces politeness); store each as it finishes.
+
+    ``links`` are whole link rows, or brief ones (``Store.BRIEF_COLUMNS``): each is then read
+    whole when its check starts; they are taken ``RUN_CHUNK`` at a time, so a lazy source
+    (``Store.iter_due_links``) is never held whole. ``keep=False``: the outcomes go to ``on_done`` only and an empty
+    list is returned, so a run's memory does not grow with its number of links."""
+    from ..export.memento import LOOKUP_STATES
     from ..review.decisions import is_ignored
 
     # a reviewer ignores it: never fetched again; hosts taken in turn (see _by_host_in_turn)
-    rows = _by_host_in_turn(link for link in links if not is_ignored(link))
+    source = (link for link in links if not is_ignored(link))
+    first = list(itertools.islice(source, RUN_CHUNK))
     outcomes: list[CheckOutcome] = []
-    pool = extraction_pool(len(rows))
+    newly_bad: list[CheckOutcome] = []  # what other web archives are asked about, at the end
+    pool = extraction_pool(len(first))
     durable = GroupSync()
     writer, held = archive.writer, archive.writer.hold_rotated
     writer.hold_rotated = True
@@ -527,12 +550,18 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
     try:
         async with Fetcher(archive.config.fetch, temp_dir=archive.temp_dir) as fetcher:
             checker = Checker(archive, fetcher, pool=pool, durable=durable)
-            pending = iter(rows)
+            pending = _in_turns(first, source)
 
             async def worker() -> None:  # a fixed set of workers, not a task per link: memory stays flat
-                for link in pending:
+                for row in pending:
+                    link = row if "cited_capture_id" in row else archive.store.link_by_id(row["id"])
+                    if is_ignored(link):  # a reviewer ignored it since the run's links were read
+                        continue
                     outcome = await checker.check(link)
-                    outcomes.append(outcome)
+                    if keep:
+                        outcomes.append(outcome)
+                    elif outcome.state in LOOKUP_STATES:
+                        newly_bad.append(outcome)
                     if on_done:
                         on_done(outcome)
 
@@ -550,7 +579,8 @@ async def check_links(archive: Archive, links: Iterable[dict[str, Any]], *,
             writer.close_retired(writer.take_retired())  # every record in them is recorded
     from ..export.memento import look_up_alternatives
 
-    await look_up_alternatives(archive, outcomes)  # other web archives' copies of newly dead or changed links
+    # other web archives' copies of newly dead or changed links
+    await look_up_alternatives(archive, outcomes if keep else newly_bad)
     return outcomes
 
 
