@@ -534,6 +534,28 @@ def odd_fetches(tmp_path: Path) -> tuple[list[FetchResult], set[str]]:
     return fetches, {url for url, _ in fallback}
 
 
+def test_held_files_keep_their_index_lines_on_disk_until_closed(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check run holds every file that rotates away until its end: their CDXJ lines wait in an
+    unnamed spill file, not in memory (they would grow with the number of checks), and reach
+    ``index.cdxj`` exactly as cdxj-indexer writes them when the files are closed."""
+    warcs = tmp_path / "warcs"
+    monkeypatch.setattr(cdxj, "index_file", lambda path: pytest.fail(f"{path} was read again to index it"))
+    writer = FixedWarcWriter(warcs, max_size=2500)
+    writer.hold_rotated = True
+    written = write_mixed(writer, tmp_path)
+    writer._retire()
+    held = writer.take_retired()
+    assert len(held) >= 3 and all(isinstance(item.lines, warc.SpilledLines) for item in held)
+    assert sorted(p.name for p in warcs.iterdir()) == sorted(item.name + warc.OPEN_SUFFIX for item in held)
+    writer.close_retired(held)
+    writer.close()
+    assert writer._spill is None
+    index = (warcs / cdxj.INDEX_NAME).read_text().splitlines()
+    assert index == cdxj_cli(*writer.finished)
+    assert len(index) == sum(loc.record_type in ("response", "revisit") for loc in written)
+
+
 def test_cdxj_lines_of_odd_urls_and_heads_equal_cdxj_indexer(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     warcs = tmp_path / "warcs"

@@ -51,6 +51,7 @@ import re
 import secrets
 import socket
 import struct
+import tempfile
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -104,7 +105,22 @@ class Retired:
     """A file that rotated away: fsynced, still ``.open``, and its CDXJ lines (None: not indexed here)."""
 
     name: str  # without the ``.open`` suffix
-    lines: list[str] | None
+    lines: list[str] | SpilledLines | None
+
+
+@dataclass(frozen=True)
+class SpilledLines:
+    """A held file's CDXJ lines, sorted, set aside in the writer's spill file: a check run holds
+    every file that rotates away until its end, and their lines in memory would grow with the
+    number of checks (~400 bytes each)."""
+
+    spill: BinaryIO
+    offset: int
+    length: int
+
+    def __iter__(self) -> Iterator[str]:
+        self.spill.seek(self.offset)
+        return iter(self.spill.read(self.length).decode("utf-8").splitlines())
 
 
 class WarcWriter:
@@ -149,6 +165,8 @@ class WarcWriter:
         # closed only once the database has recorded every record in it
         self.hold_rotated = False
         self._retired: list[Retired] = []
+        self._spill: BinaryIO | None = None  # the held files' CDXJ lines (SpilledLines), an unnamed file
+        self._spilled_out = 0  # SpilledLines not closed yet
         self._last_write: tuple[int, int] | None = None  # (offset, CDXJ lines) before the last write
         self.directory.mkdir(parents=True, exist_ok=True)
         self._reserve = diskspace.reserve(self.directory)  # left free for the database and the other captures
@@ -245,6 +263,7 @@ class WarcWriter:
         """
         self._retire()
         self.close_retired(self.take_retired())
+        self._close_spill()
 
     def take_retired(self) -> list[Retired]:
         """The files that rotated away (with ``hold_rotated``) since the last call, still ``.open``."""
@@ -260,9 +279,14 @@ class WarcWriter:
             self.finished.append(final)
             if item.lines:
                 try:
-                    cdxj.add_lines(self.directory, sorted(item.lines))
+                    cdxj.add_lines(self.directory, item.lines if isinstance(item.lines, SpilledLines)
+                                   else sorted(item.lines))
                 except OSError:
                     log.exception("could not add %s to the CDXJ index; update_index will", final.name)
+            if isinstance(item.lines, SpilledLines):
+                self._spilled_out -= 1
+        if self._spill is not None and self._spilled_out == 0:  # every held file closed: its space back
+            self._spill.truncate(0)
 
     def abandon(self) -> None:
         """Stop writing without closing anything: every file stays ``.open`` for
@@ -274,6 +298,7 @@ class WarcWriter:
             except OSError:
                 log.warning("%s: could not close cleanly", self._name, exc_info=True)
         self._file, self._lines, self._retired, self._last_write = None, None, [], None
+        self._close_spill()
 
     def _retire(self) -> None:
         """Fsync and close the current file's handle; it stays ``.open`` until ``close_retired``."""
@@ -282,8 +307,34 @@ class WarcWriter:
         self._sync()
         self._file.close()
         self._file = None
-        self._retired.append(Retired(self._name, self._lines))
+        lines: list[str] | SpilledLines | None = self._lines
+        if self.hold_rotated and self._lines:  # held, maybe for long: its lines wait on disk
+            lines = self._spilled(sorted(self._lines))
+        self._retired.append(Retired(self._name, lines))
         self._lines = None
+
+    def _spilled(self, lines: list[str]) -> SpilledLines | None:
+        """``lines`` written to the spill file (an unnamed file next to the WARCs, gone with the
+        process); None when they cannot be written: the file is then indexed by ``update_index``."""
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        try:
+            if self._spill is None:
+                self._spill = tempfile.TemporaryFile(dir=self.directory, prefix=".cdxj-held-")  # noqa: SIM115
+            self._spill.seek(0, os.SEEK_END)
+            offset = self._spill.tell()
+            self._spill.write(data)
+            self._spill.flush()
+        except OSError as exc:
+            log.warning("CDXJ lines of %s not set aside (%s); the index is completed when the archive "
+                        "is next opened", self._name, exc)
+            return None
+        self._spilled_out += 1
+        return SpilledLines(self._spill, offset, len(data))
+
+    def _close_spill(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+            self._spill, self._spilled_out = None, 0
 
     def __enter__(self) -> WarcWriter:
         return self
