@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -175,20 +176,28 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                                              "latency": args.latency, "all_modified": args.all_modified}}
     run_dir = workdir / "archiver"
     run_dir.mkdir(parents=True, exist_ok=True)
-    with SimWeb(world, workdir / "simweb") as web:
-        urls = web.page_urls()
-        write_citations(run_dir / "citations.txt", urls)
-        config = write_config(run_dir / "config.toml", "archive", sources=["citations.txt"],
-                              fetch={"connect_timeout": "5s", "read_timeout": "5s", "total_timeout": "20s"},
-                              report_formats=["json"])
-        print(f"bench_check: snapshot of {len(urls)} pages ...", file=sys.stderr, flush=True)
-        snap = measure([str(args.archiver), "--config", str(config), "sweep", "--no-report"], run_dir, "sweep",
-                       args.run_timeout)
-        if snap.returncode != 0:
-            raise RuntimeError(f"sweep failed ({snap.returncode}):\n{snap.stderr_tail}")
+    reused = args.reuse and (run_dir / "archive" / "archive.db").exists()
+    if reused:  # the cited copies of an earlier --keep run: the simulated web comes back on its port
         for key in modified:
             world.routes[key] = modified_route(originals[key], args.modify)
-        web.update()
+    with SimWeb(world, workdir / "simweb", port=cited_port(run_dir) if reused else 0) as web:
+        urls = web.page_urls()
+        config = run_dir / "config.toml"
+        if reused:
+            snap = Measured([], 0, 0.0, 0.0, 0.0, 0.0, 0.0, False, "", "")
+        else:
+            write_citations(run_dir / "citations.txt", urls)
+            write_config(config, "archive", sources=["citations.txt"],
+                         fetch={"connect_timeout": "5s", "read_timeout": "5s", "total_timeout": "20s"},
+                         report_formats=["json"])
+            print(f"bench_check: snapshot of {len(urls)} pages ...", file=sys.stderr, flush=True)
+            snap = measure([str(args.archiver), "--config", str(config), "sweep", "--no-report"], run_dir,
+                           "sweep", args.run_timeout)
+            if snap.returncode != 0:
+                raise RuntimeError(f"sweep failed ({snap.returncode}):\n{snap.stderr_tail}")
+            for key in modified:
+                world.routes[key] = modified_route(originals[key], args.modify)
+            web.update()
         modified_urls = [web.url(k) for k in modified]
         cached = stored_texts(run_dir / "archive" / "archive.db", modified_urls)
         print("bench_check: archiver check --all ...", file=sys.stderr, flush=True)
@@ -212,6 +221,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     result["links_per_s"] = round(args.urls / check.wall, 1) if check.wall else None
     result["cpu_ms_per_link"] = round(1000 * check.cpu / max(1, args.urls), 2)
     return result
+
+
+def cited_port(run_dir: Path) -> int:
+    """The simulated web's port in the citations of a kept run (its URLs are in the archive)."""
+    found = re.search(r"http://127\.[0-9.]+:([0-9]+)/", (run_dir / "citations.txt").read_text())
+    if found is None:
+        raise RuntimeError(f"{run_dir / 'citations.txt'}: no simulated web URL to take the port from")
+    return int(found.group(1))
 
 
 def vars_of(route: Route) -> dict[str, Any]:
@@ -260,6 +277,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--python", type=Path, default=PYTHON, help="interpreter with archiver installed")
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one, removed)")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --dir of an earlier run (same --urls, --hosts, --seed): check its archive "
+                             "again, without a new snapshot (the simulated web returns on the same port)")
     parser.add_argument("--run-timeout", type=float, default=1800.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
