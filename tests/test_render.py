@@ -192,6 +192,56 @@ def test_requests_the_page_makes_to_private_addresses_are_refused(world: Config,
     assert seen == []
 
 
+@needs_chromium
+@pytest.mark.slow
+def test_a_host_that_rebinds_to_a_private_address_is_never_reached(world: Config, make_server,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the guard's lookup of a name says "public", a second lookup says loopback. The
+    browser never looks a name up itself: its proxy connects to the address the guard checked, so the
+    loopback service is never reached; requests to allowed hosts still go through."""
+    from archiver.check import render as render_module
+
+    site, victim = make_server(), make_server()
+    seen: list[str] = []
+    victim.routes["*"] = Route(handler=lambda req: (seen.append(req.path), respond(req, 200, b"{}")))
+    lookups: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        if host == "rebind.example":  # public (the site's address stands in for one) once, then loopback
+            return [site.host] if lookups.count(host) == 1 else [victim.host]
+        if host == "news.example":
+            return [site.host]
+        raise OSError(f"{host}: no such host")
+
+    monkeypatch.setattr(render_module, "system_resolver", resolver)
+    # what the browser's own lookups would answer, were it to make any
+    monkeypatch.setattr(render_module, "BROWSER_FLAGS", (*render_module.BROWSER_FLAGS, "--host-resolver-rules="
+                                                         f"MAP rebind.example {victim.host}, MAP news.example {site.host}"))
+    rebind = f"http://rebind.example:{victim.port}"
+    api = site.route("/api/ok.json", b'{"ok": true}', content_type="application/json")
+    site.route("/page.html", f"<html><body><div id='root'>shell</div><img src='{rebind}/pixel.gif'><script>"
+                             f"fetch('{rebind}/leak').catch(function(){{}});"
+                             f"fetch('http://news.example:{site.port}/api/ok.json').catch(function(){{}});"
+                             "</script></body></html>")
+    guarded = replace(world, fetch=replace(world.fetch, allow_private_networks=False))
+    refused: list[str] = []
+
+    async def render() -> Any:
+        async with Renderer(guarded) as renderer:
+            renderer._address_allowed = lambda address: str(address) != victim.host  # type: ignore[method-assign]
+            rendered = await renderer.render(f"http://news.example:{site.port}/page.html")
+            assert renderer._proxy is not None
+            refused.extend(renderer._proxy.refused)
+            return rendered
+
+    rendered = asyncio.run(render())
+    assert rendered is not None and "shell" in rendered.dom
+    assert seen == []  # the loopback service was never reached
+    assert any(r.startswith(f"rebind.example:{victim.port}: ") and "private-network" in r for r in refused)
+    assert site.routes["/api/ok.json"].hits == 1 and api  # the allowed host, through the proxy
+
+
 def _refuse_except(host: str, check: Any) -> Any:
     """The guard as configured without allow_private_networks, except for the test page's own host."""
     from urllib.parse import urlsplit

@@ -15,7 +15,11 @@ the browser: every request the page makes goes through :meth:`Renderer._guard`,
 which refuses schemes other than http(s)/data/blob, addresses that are not
 public (unless ``allow_private_networks``), more than ``MAX_REQUESTS`` requests
 and more than ``fetch.max_body`` × ``BYTES_FACTOR`` bytes a page; WebSockets are
-closed; service workers are blocked. At most ``max_concurrent`` pages render at
+closed; service workers are blocked; WebRTC sends no UDP around the proxy. Chromium
+never looks a host up or connects by itself: its only way out is the renderer's
+proxy (:mod:`archiver.check.browserproxy`), which connects only to an address it
+checked, so a name that rebinds to a private address between the guard's lookup
+and the connection reaches nothing. At most ``max_concurrent`` pages render at
 once, each within ``timeout``; the V8 heap of a page is capped (``HEAP_MB``).
 Without Chromium (or Playwright) the renderer warns once and the checker judges
 the raw HTML, as before.
@@ -43,7 +47,8 @@ from urllib.parse import urlsplit
 from .enrich import SHELL_MAX_BYTES, reads_as_article
 from .extract import extract
 from .judge import visible_words
-from ..capture.netguard import is_public_address, not_public_because, system_resolver
+from ..capture.netguard import IPAddress, is_public_address, not_public_because, system_resolver
+from .browserproxy import GuardProxy
 from ..models import FetchResult
 from .pages import PageText, TextExtractor, final_body, read_html
 from .platforms import SHELL_WORDS
@@ -53,7 +58,9 @@ log = logging.getLogger(__name__)
 # Chromium without the parts that phone home or need a GPU (no sandbox: we run as root in CI).
 BROWSER_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-dev-shm-usage", "--dns-prefetch-disable",
-                 "--disable-default-apps", "--disable-extensions", "--mute-audio", "--no-default-browser-check")
+                 "--disable-default-apps", "--disable-extensions", "--mute-audio", "--no-default-browser-check",
+                 # WebRTC may not send UDP around the proxy (archiver.check.browserproxy)
+                 "--force-webrtc-ip-handling-policy=disable_non_proxied_udp")
 HEAP_MB = 256  # V8 heap cap per renderer
 MAX_REQUESTS = 300  # requests one page may make
 BYTES_FACTOR = 4  # a page may load up to fetch.max_body x this many bytes
@@ -135,6 +142,7 @@ class Renderer:
         self._browser: Any = None
         self._slots = asyncio.Semaphore(max(1, self.settings.max_concurrent))
         self._contexts: list[tuple[Any, int]] = []  # idle browser contexts, at most one per slot
+        self._proxy: GuardProxy | None = None
         self.rendered = 0
 
     async def __aenter__(self) -> Renderer:
@@ -148,11 +156,16 @@ class Renderer:
             self._unavailable("Playwright for Python is not installed")
             return self
         try:
+            # Chromium reaches the network only through the guard's proxy (archiver.check.browserproxy)
+            self._proxy = GuardProxy(self._connect, idle=self.settings.timeout)
+            proxy_port = await self._proxy.start()
             self._playwright = await async_playwright().start()
             self._browser = await self._playwright.chromium.launch(
                 executable_path=browser, headless=True, timeout=self.settings.timeout * 1000,
                 args=[*BROWSER_FLAGS, f"--js-flags=--max-old-space-size={HEAP_MB}",
-                      f"--renderer-process-limit={max(1, self.settings.max_concurrent)}"])
+                      f"--renderer-process-limit={max(1, self.settings.max_concurrent)}",
+                      f"--proxy-server=http://127.0.0.1:{proxy_port}",
+                      "--proxy-bypass-list=<-loopback>"])  # loopback through the proxy too
         except Exception as exc:  # noqa: BLE001 - any launch failure means: judge the raw HTML
             await self._stop()
             self._unavailable(f"Chromium did not start ({browser}): {str(exc).splitlines()[0] if str(exc) else exc}")
@@ -173,6 +186,9 @@ class Renderer:
         except Exception:  # noqa: BLE001 - closing a browser that already died
             log.debug("closing Chromium failed", exc_info=True)
         self._browser = self._playwright = None
+        if self._proxy is not None:
+            await self._proxy.close()
+            self._proxy = None
 
     def _unavailable(self, why: str) -> None:
         self.problem = why
@@ -253,19 +269,49 @@ class Renderer:
             return f"scheme {parts.scheme}"
         if self.config.fetch.allow_private_networks:
             return None
-        host = (parts.hostname or "").strip("[]")
         try:
-            addresses = [ipaddress.ip_address(host)]
+            addresses = await self._addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        except OSError:
+            return "dns"
+        return self._not_allowed(addresses)
+
+    async def _addresses(self, host: str, port: int) -> list[IPAddress]:
+        host = host.strip("[]")
+        try:
+            return [ipaddress.ip_address(host)]
         except ValueError:
-            try:
-                found = await system_resolver(host, parts.port or (443 if parts.scheme == "https" else 80))
-            except OSError:
-                return "dns"
-            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
+            found = await system_resolver(host, port)
+            return [ipaddress.ip_address(a.split("%")[0]) for a in found]
+
+    def _address_allowed(self, address: IPAddress) -> bool:
+        return bool(self.config.fetch.allow_private_networks) or is_public_address(address)
+
+    def _not_allowed(self, addresses: list[IPAddress]) -> str | None:
         for address in addresses:
-            if not is_public_address(address):
+            if not self._address_allowed(address):
                 return f"private-network ({not_public_because(address)})"
         return None
+
+    async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection for the browser's proxy: the host looked up once, every address of it allowed,
+        and the connection made to an address that was checked (no second lookup to rebind)."""
+        try:
+            addresses = await self._addresses(host, port)
+        except OSError as exc:
+            raise OSError(f"dns: {host} does not resolve ({exc})") from None
+        if not addresses:
+            raise OSError(f"dns: no address for {host}")
+        problem = self._not_allowed(addresses)
+        if problem is not None:
+            raise PermissionError(f"{host}: {problem}")
+        failure: BaseException | None = None
+        for address in addresses[:3]:
+            try:
+                return await asyncio.wait_for(asyncio.open_connection(str(address), port),
+                                              self.config.fetch.connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                failure = exc
+        raise OSError(f"{host}:{port}: {failure}")
 
 
 class _Quiet:
