@@ -50,6 +50,18 @@ def link_detail(store: Store, url: str) -> dict[str, Any]:
          "detail": c["detail"]}
         for c in store.checks(row["id"])
     ]
+    # a reviewer's decisions in force, on the link or its host (archiver.review.decisions)
+    detail["decisions"] = [
+        {"decision": d["decision"], "by": d["decided_by"], "at": d["decided_at"], "note": d["note"],
+         "on": "host" if d["link_id"] is None else "link", "ended_at": d["ended_at"]}
+        for d in store.decisions(link_id=row["id"], host=row["host"], include_undone=False)
+    ]
+    # other web archives' answers about it (archiver.export.memento): the latest per archive
+    detail["alternatives"] = [
+        {"archive": a["archive"], "outcome": a["outcome"], "memento_url": a["memento_url"],
+         "memento_datetime": a["memento_datetime"], "looked_up_at": a["looked_up_at"], "note": a["note"]}
+        for a in store.alternatives([row["id"]])
+    ]
     return detail
 
 
@@ -86,4 +98,19 @@ def render_detail(detail: dict[str, Any]) -> str:
     for c in detail["checks"]:
         sim = f"  similarity {c['similarity']:.2f}" if c["similarity"] is not None else ""
         lines.append(f"    {c['checked_at']}  {c['verdict']:<8} {c['reason'] or '':<16} -> {c['state']}{sim}")
+    if detail.get("decisions"):
+        lines.append("  decisions:")
+        for d in detail["decisions"]:
+            on = " (on its host)" if d["on"] == "host" else ""
+            ended = f"  (ended {d['ended_at']}: the page changed again)" if d["ended_at"] else ""
+            note = f": {d['note']}" if d["note"] else ""
+            lines.append(f"    {d['at']}  {d['decision']}{on} by {d['by']}{note}{ended}")
+    if detail.get("alternatives"):
+        lines.append("  other web archives:")
+        for a in detail["alternatives"]:
+            if a["outcome"] == "found" and a["memento_url"]:
+                said = f"{a['memento_url']} ({a['memento_datetime']})"
+            else:
+                said = a["outcome"] + (f": {a['note']}" if a["note"] else "")
+            lines.append(f"    {a['archive']}  {said}  [asked {a['looked_up_at']}]")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from archiver.check.run import check_links
 from archiver.collect.normalize import normalize_url
 from archiver.config import CheckConfig, Config, ExternalConfig
 from archiver.export.memento import parse_links, read_timegate, timemap_bounds
+from archiver.listing import link_detail, render_detail
 from archiver.report import build_report, render
 from archiver.report.as_json import link_json
 from archiver.capture.snapshot import snapshot
@@ -116,6 +117,8 @@ def test_a_dead_link_gets_the_public_memento_closest_to_its_citation(
         html = render(build_report(store), "html")
         assert f'href="{prefix}20210301100000/{url}"' in html and "127.0.0.1, 2021-03-01" in html
         assert f"<{prefix}20210301100000/{url}>" in render(build_report(store), "md")
+        assert f"    {prefix}  {prefix}20210301100000/{url} (2021-03-01T10:00:00Z)" in \
+            render_detail(link_detail(store, url))  # `archiver links URL`
 
     # the TimeGate's answer is evidence in our WARCs, with exactly what was asked
     requests = _archive_requests(world, prefix)
@@ -162,6 +165,8 @@ def test_a_rate_limiting_archive_is_a_note_and_asked_again_later(dying: tuple[Co
         entry = next(e for e in build_report(store).links if e.url == link["url"])
         assert "alternatives" not in link_json(entry)
         assert "HTTP 429" in link_json(entry)["alternatives_notes"][0]
+        shown = render_detail(link_detail(store, url))  # `archiver links URL`
+        assert "  other web archives:\n" in shown and f"    {prefix}  error: " in shown and "HTTP 429" in shown
 
 
 def test_a_302_timegate_with_first_and_last_in_its_link_header() -> None:

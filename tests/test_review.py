@@ -114,6 +114,9 @@ def test_ignore_a_host_excludes_its_links_now_and_later_and_undo(tmp_path: Path,
     assert link_row(tmp_path, kept)["state"] == "ok"
     review = report_link(config, first)["review"]
     assert review == {"decision": "ignore", "by": "carol", "at": review["at"], "note": None, "host": host}
+    shown = run(config, "links", first).output  # the link's page in the terminal names the decision
+    assert "  decisions:\n" in shown and f"{review['at']}  ignore (on its host) by carol" in shown
+    assert json.loads(run(config, "links", first, "--format", "json").output)["decisions"][0]["on"] == "host"
 
     hits = spam.routes["/one"].hits
     run(config, "check", "--all")
@@ -144,6 +147,7 @@ def test_review_refusals_name_the_problem(tmp_path: Path, server: TestServer) ->
     assert "nothing to do" in run(config, "review", url, code=2).output
     note = run(config, "review", url, "--note", "ask the author").output
     assert "note" in note
+    assert "note by " in run(config, "links", url).output and ": ask the author" in run(config, "links", url).output
     run(config, "review", url, "--ignore")
     rows = json.loads(run(config, "review", "--list", "--format", "json").output)
     assert [r["decision"] for r in rows] == ["ignore", "note"]
