@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .archive import REPORT_DIR, Archive
 from .capture.fetch import Fetcher
@@ -116,8 +118,11 @@ async def _collect(archive: Archive, summary: SweepSummary) -> None:
     summary.problems += [f"{p.source}: {p.message}" for p in harvest.problems]
 
 
-def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | None) -> set[int]:
+def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | None,
+                 hosts: set[str] | None = None) -> set[int]:
     new_links = archive.store.links_without_capture()
+    if hosts is not None:  # a PostgreSQL archive: only the hosts this sweep leased
+        new_links = [(link_id, url) for link_id, url in new_links if _host(url) in hosts]
     if progress:
         progress("capturing", len(new_links))
 
@@ -134,13 +139,14 @@ def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | N
     return {link_id for link_id, _ in new_links}
 
 
-def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | None, skip: set[int]) -> None:
-    cutoffs = due_cutoffs(archive.config.check, utcnow())
+def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | None, skip: set[int],
+               cutoffs: dict[str, datetime], hosts: set[str] | None = None) -> None:
     count = archive.store.count_due(cutoffs)
     if not count:
         return
     # read a page at a time as the run goes: memory flat in the number of links
-    due = (row for row in archive.store.iter_due_links(cutoffs) if row["id"] not in skip)
+    due = (row for row in archive.store.iter_due_links(cutoffs)
+           if row["id"] not in skip and (hosts is None or row["host"] in hosts))
     from .check.run import check_links  # noqa: PLC0415 - the checker's text extraction is slow to import; most sweeps of new links need none
 
     if progress:
@@ -165,6 +171,29 @@ def _workers_alive(archive: Archive) -> int:
     if not archive.store.postgres:
         return 0
     return archive.store.live_workers(utcnow(), WORKER_ALIVE)
+
+
+@contextmanager
+def _leases(archive: Archive, cutoffs: dict[str, datetime]) -> Iterator[tuple[set[str], set[str] | None]]:
+    """On a PostgreSQL archive, the hosts with work leased as a worker would lease them, for the whole
+    capture and check: an `archiver worker` that starts during the sweep leaves them alone (two
+    processes fetching one host would break its politeness, and capture a new link twice). Yields
+    (hosts with work, hosts leased), or (empty, None) on SQLite, where the archive lock suffices."""
+    if not archive.store.postgres:
+        yield set(), None
+        return
+    from .worker import stepping_aside  # noqa: PLC0415 - PostgreSQL archives only
+
+    hosts = archive.store.hosts_with_work(cutoffs)
+    with stepping_aside(archive.config, archive.store, hosts, what="sweep") as leased:
+        yield hosts, leased
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def sweep(archive: Archive, *, progress: Progress | None = None,
@@ -196,14 +225,20 @@ def sweep(archive: Archive, *, progress: Progress | None = None,
         )
     stage("collect")
     workers = _workers_alive(archive)
+    just_captured: set[int] = set()
     if workers:  # a PostgreSQL archive's workers capture and check (SPEC §11); this sweep collects and reports
         summary.notes.append(f"{workers} `archiver worker` process(es) alive: capture and check are theirs")
-        just_captured: set[int] = set()
     else:
-        just_captured = _capture_new(archive, summary, progress)
-        stage("capture")
-        _check_due(archive, summary, progress, skip=just_captured)
-        stage("check")
+        cutoffs = due_cutoffs(archive.config.check, utcnow())
+        with _leases(archive, cutoffs) as (hosts, leased):
+            if leased is not None and leased != hosts:  # a worker came alive meanwhile: the work is theirs
+                summary.notes.append(f"{len(hosts - leased)} host(s) taken by an `archiver worker` that started "
+                                     "meanwhile: capture and check are the workers'")
+            else:
+                just_captured = _capture_new(archive, summary, progress, leased)
+                stage("capture")
+                _check_due(archive, summary, progress, just_captured, cutoffs, leased)
+                stage("check")
     from .export.spn import submit_new_links
 
     summary.problems += submit_new_links(archive, just_captured)  # Save Page Now, when [external] submit = true

@@ -320,6 +320,41 @@ def test_sweep_leaves_capture_to_live_workers_and_does_it_without_them(tmp_path:
         assert store.count_by_state() == {"ok": 1}
 
 
+def test_a_sweep_leases_the_hosts_it_fetches_as_a_worker_would(tmp_path: Path, pg_url: str,
+                                                                 make_server: Any) -> None:
+    """Without live workers a sweep captures and checks itself; it holds a lease on every host it works
+    on meanwhile, so an `archiver worker` started during the sweep leaves those hosts alone (two
+    processes on one host would break its politeness and capture a new link twice)."""
+    from archiver.archive.store import utcnow
+
+    from .server import Route, respond
+
+    site = make_server()
+    held: list[list[dict[str, Any]]] = []
+
+    def page(req: Any) -> None:  # what the archive says of this host while the sweep fetches from it
+        with Store.open(tmp_path / "a", pg_url) as store:
+            held.append(list(store._rows("SELECT l.worker, w.stopped_at FROM host_leases l "
+                                         "LEFT JOIN workers w ON w.id = l.worker WHERE l.host = ?", [site.host])))
+        respond(req, 200, PAGE.encode())
+
+    site.routes["/pg/leased"] = Route(handler=page)
+    article = tmp_path / "article.txt"
+    article.write_text(f"See {site.url('/pg/leased')}.\n")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "a"))}\ndatabase = {json.dumps(pg_url)}\n\n'
+                      f'[[sources]]\npath = {json.dumps(str(article))}\n\n[fetch]\nallow_private_networks = true\n'
+                      '\n[external]\narchives = []\nlookup = false\n')
+    result = _cli(config, "sweep", "--no-report")
+    assert result.exit_code == 0 and "captured: 1" in result.output, result.output
+    assert len(held) == 1 and len(held[0]) == 1 and held[0][0]["worker"] and held[0][0]["stopped_at"] is None
+    with Store.open(tmp_path / "a", pg_url) as store:  # released at the end, its registration stopped
+        [lease] = list(store._rows("SELECT worker, released_at FROM host_leases WHERE host = ?", [site.host]))
+        assert lease["worker"] is None and lease["released_at"]
+        assert store.live_workers(utcnow(), 120) == 0
+        assert store.count_by_state() == {"ok": 1}
+
+
 @pytest.mark.parametrize("command", ["worker", "workers", "migrate"])
 def test_the_commands_have_help_with_an_example(command: str) -> None:
     from click.testing import CliRunner

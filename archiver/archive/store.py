@@ -601,6 +601,18 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def hosts_with_work(self, cutoffs: Mapping[str, datetime]) -> set[str]:
+        """Hosts of the links a sweep would capture (never captured nor judged) or check (due)."""
+        states = list(cutoffs)
+        due = ("last_checked <= CASE state " + " ".join("WHEN ? THEN ?" for _ in states) + " END") if states else "0 = 1"
+        marks = ",".join("?" * len(states)) or "NULL"
+        rows = self.db.execute(
+            "SELECT DISTINCT host FROM links WHERE host IS NOT NULL AND host <> '' AND ("
+            "(cited_capture_id IS NULL AND last_checked IS NULL AND NOT (state = 'excluded' AND reason = 'ignored')) "
+            f"OR (last_checked IS NULL AND state IN ({marks})) OR {due})",
+            [*states, *(value for state, cutoff in cutoffs.items() for value in (state, iso(cutoff)))])
+        return {str(row[0]) for row in rows}
+
     def iter_due_links(self, cutoffs: Mapping[str, datetime]) -> Iterator[dict[str, Any]]:
         """The links :meth:`due_links` lists, brief, read a page at a time while they are checked:
         never-checked ones first (by id), then the least recently checked. Each comes once: a
