@@ -296,16 +296,22 @@ def test_workers_lists_live_workers_and_stale_leases(tmp_path: Path, pg_url: str
     assert "stale lease: two.example held by w2" in text and "w1  box-1" in text
 
 
-def test_sweep_leaves_capture_to_live_workers_and_does_it_without_them(tmp_path: Path, pg_url: str,
-                                                                         server: Any) -> None:
-    from archiver.archive.store import utcnow
-
+def _sweep_config(tmp_path: Path, pg_url: str, url: str) -> Path:
+    """A sweep's config on the PostgreSQL archive ``tmp_path/a``, its one source an article citing ``url``."""
     article = tmp_path / "article.txt"
-    article.write_text(f"See {server.route('/pg/sweep', PAGE)}.\n")
+    article.write_text(f"See {url}.\n")
     config = tmp_path / "config.toml"
     config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "a"))}\ndatabase = {json.dumps(pg_url)}\n\n'
                       f'[[sources]]\npath = {json.dumps(str(article))}\n\n[fetch]\nallow_private_networks = true\n'
                       '\n[external]\narchives = []\nlookup = false\n')
+    return config
+
+
+def test_sweep_leaves_capture_to_live_workers_and_does_it_without_them(tmp_path: Path, pg_url: str,
+                                                                         server: Any) -> None:
+    from archiver.archive.store import utcnow
+
+    config = _sweep_config(tmp_path, pg_url, server.route('/pg/sweep', PAGE))
     with Store.open(tmp_path / "a", pg_url) as store:
         store.register_worker("w1", "box-1", 11, utcnow())
     result = _cli(config, "sweep", "--no-report")
@@ -339,12 +345,7 @@ def test_a_sweep_leases_the_hosts_it_fetches_as_a_worker_would(tmp_path: Path, p
         respond(req, 200, PAGE.encode())
 
     site.routes["/pg/leased"] = Route(handler=page)
-    article = tmp_path / "article.txt"
-    article.write_text(f"See {site.url('/pg/leased')}.\n")
-    config = tmp_path / "config.toml"
-    config.write_text(f'[archive]\ndir = {json.dumps(str(tmp_path / "a"))}\ndatabase = {json.dumps(pg_url)}\n\n'
-                      f'[[sources]]\npath = {json.dumps(str(article))}\n\n[fetch]\nallow_private_networks = true\n'
-                      '\n[external]\narchives = []\nlookup = false\n')
+    config = _sweep_config(tmp_path, pg_url, site.url('/pg/leased'))
     result = _cli(config, "sweep", "--no-report")
     assert result.exit_code == 0 and "captured: 1" in result.output, result.output
     assert len(held) == 1 and len(held[0]) == 1 and held[0][0]["worker"] and held[0][0]["stopped_at"] is None
