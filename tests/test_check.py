@@ -449,3 +449,35 @@ def test_a_run_reads_each_link_when_its_check_starts(world: Config, server: Test
         outcomes = asyncio.run(check_links(archive, rows))
         assert [(o.url, o.judgement.reason) for o in outcomes] == [(normalize_url(kept_url), "unchanged")]
     assert server.routes["/check/brief-ignored"].hits == hits
+
+
+def test_a_check_and_its_capture_are_recorded_together(world: Config, server: TestServer,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check's capture and the check itself commit in one transaction: when recording the check
+    fails (or the run dies there), no capture is left recorded without its check, and the bytes
+    written for it are set aside by the next run, never lost or claimed twice."""
+    from archiver.archive.store import Store
+
+    from .faults.invariants import assert_archive_consistent
+
+    url = server.route("/check/together", ARTICLE)
+    snap(world, url)
+    server.routes["/check/together"] = html_route(noisy_variant(ARTICLE, 1))  # new bytes: a new capture
+
+    def fails(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    def recorded() -> tuple[int, int]:
+        with Store.open(world.archive.dir) as store:
+            link = store.link(normalize_url(url))
+            assert link is not None
+            return len(store.captures_for(link["id"])), len(store.checks(link["id"]))
+
+    before = recorded()
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="went away"):
+        patch.setattr(Store, "record_check_unless_decided", fails)
+        with Archive(world) as archive:  # the run ends in the error, as `archiver check` would
+            asyncio.run(check_links(archive, [archive.store.link(normalize_url(url))]))
+    assert recorded() == before  # neither the capture nor the check
+    assert_archive_consistent(world.archive.dir)  # the bytes written for them are set aside
+    assert check(world, url)["reason"] == "unchanged"

@@ -314,8 +314,7 @@ class Checker:
             if damage is not None:
                 judgement = _after_damage(judgement, damage)
             try:
-                outcome = self._record(link, result, judgement, None if view else live,
-                                       await self._save(link, result))
+                outcome = await self._save_and_record(link, result, judgement, None if view else live)
             except DiskFull as exc:  # this page did not fit on the disk: it costs this check, not the run
                 return _not_stored(link, result, str(exc))
             if damage is not None:
@@ -350,18 +349,21 @@ class Checker:
             return judgement
         return Judgement(Verdict.OK, quieted.reason, judgement.similarity, detail=quieted.detail)
 
-    async def _save(self, link: dict[str, Any], result: FetchResult) -> Saved:
-        """This check's response in the WARCs (synced) and recorded. With a :class:`GroupSync` the
-        records are handed to the OS here and recorded once one fsync on a thread has covered them."""
+    async def _save_and_record(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
+                               live: PageText | None) -> CheckOutcome:
+        """This check's response in the WARCs (synced), then the capture and the check recorded. With a
+        :class:`GroupSync` the records are handed to the OS here, and once one fsync on a thread has
+        covered them the capture and the check are recorded in one transaction: a run killed at any
+        moment leaves both or neither (and one commit a check, not two)."""
         if self.durable is None:
-            return self.archive.save(link["id"], result)
+            return self._record(link, result, judgement, live, self.archive.save(link["id"], result))
         plan = self.archive.plan(link["id"], result)
         packed = result if plan.revisit_of is not None else await self.durable.packed(result)
         written = self.archive.write_planned(packed, plan, sync=False)
         try:
             await self.durable.covering(self.archive.writer.path)
             with self.archive.store.atomic():
-                return self.archive.record(link["id"], result, written)
+                return self._record(link, result, judgement, live, self.archive.record(link["id"], result, written))
         except BaseException:
             self.unrecorded = bool(written.locations)
             raise
