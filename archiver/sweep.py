@@ -122,7 +122,8 @@ def _capture_new(archive: Archive, summary: SweepSummary, progress: Progress | N
                  hosts: set[str] | None = None) -> set[int]:
     new_links = archive.store.links_without_capture()
     if hosts is not None:  # a PostgreSQL archive: only the hosts this sweep leased (no host: nothing to lease)
-        new_links = [(link_id, url) for link_id, url in new_links if _host(url) in hosts or not _host(url)]
+        leased = hosts | {""}
+        new_links = [(link_id, url) for link_id, url in new_links if _host(url) in leased]
     if progress:
         progress("capturing", len(new_links))
 
@@ -146,7 +147,7 @@ def _check_due(archive: Archive, summary: SweepSummary, progress: Progress | Non
         return
     # read a page at a time as the run goes: memory flat in the number of links
     due = (row for row in archive.store.iter_due_links(cutoffs)
-           if row["id"] not in skip and (hosts is None or row["host"] in hosts or not row["host"]))
+           if row["id"] not in skip and (hosts is None or not row["host"] or row["host"] in hosts))
     from .check.run import check_links  # noqa: PLC0415 - the checker's text extraction is slow to import; most sweeps of new links need none
 
     if progress:

@@ -113,19 +113,19 @@ class SharedArchive(Archive):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
-            if self._writer is not None:
-                writer, self._writer = self._writer, None
-                if exc_type is None:
-                    writer.close()
-                else:  # what the database has not recorded is set aside; the rest closed and indexed
-                    writer.abandon()
-                    try:
-                        self.recover_files(self.worker_id)
-                    except Exception as problem:  # noqa: BLE001 - the run's own error is the one to report
-                        log.warning("%s; another worker finishes the WARC files left open", problem)
+            self._finish_writer(failed=exc_type is not None)
         finally:
             self.store.close()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    LEFT_OPEN = "another worker finishes the WARC files left open"
+
+    def _after_close(self) -> None:
+        pass  # the writer indexed the files it closed; what others left is theirs to index
+
+    def _recover_own(self) -> None:
+        # what the database has not recorded is set aside; the rest closed and indexed
+        self.recover_files(self.worker_id)
 
     @property
     def writer(self) -> warc.WarcWriter:

@@ -97,21 +97,36 @@ class Archive:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
-            if self._writer is not None:
-                writer, self._writer = self._writer, None
-                if exc_type is None:
-                    writer.close()
-                    self._update_index()
-                else:  # the database may not have recorded everything written: recover as a next run would
-                    writer.abandon()
-                    try:
-                        self._recover()
-                    except Exception as problem:  # noqa: BLE001 - the run's own error is the one to report
-                        log.warning("%s; the next run finishes the WARC files left open", problem)
+            self._finish_writer(failed=exc_type is not None)
             self.store.close()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         finally:
             self._lock.release()
+
+    # who finishes the WARC files a failed run's recovery could not (archiver.worker: another worker)
+    LEFT_OPEN = "the next run finishes the WARC files left open"
+
+    def _finish_writer(self, *, failed: bool) -> None:
+        """Close the writer after a clean run; after a failure, when the database may not have recorded
+        everything written, abandon it and recover its files as the next run would."""
+        if self._writer is None:
+            return
+        writer, self._writer = self._writer, None
+        if not failed:
+            writer.close()
+            self._after_close()
+            return
+        writer.abandon()
+        try:
+            self._recover_own()
+        except Exception as problem:  # noqa: BLE001 - the run's own error is the one to report
+            log.warning("%s; %s", problem, self.LEFT_OPEN)
+
+    def _after_close(self) -> None:
+        self._update_index()
+
+    def _recover_own(self) -> None:
+        self._recover()
 
     def _recover(self) -> None:
         """Finish the WARC files a killed or failed run left ``.open``.

@@ -589,28 +589,32 @@ class Store:
                 return
             after = page[-1]["id"]
 
+    @staticmethod
+    def _due_sql(cutoffs: Mapping[str, datetime]) -> tuple[str, str, list[Any]]:
+        """(never checked, checked and due again, their parameters: the states', then each state's
+        cutoff): SQL conditions on ``links`` for the links :meth:`due_links` lists. Each state's
+        cutoff is one expression, so no state index is preferred over ``links_checked_order``."""
+        states = list(cutoffs)
+        never = f"(last_checked IS NULL AND state IN ({','.join('?' * len(states))}))"
+        again = "last_checked <= CASE state " + " ".join("WHEN ? THEN ?" for _ in states) + " END"
+        return never, again, [*states, *(value for state, cutoff in cutoffs.items() for value in (state, iso(cutoff)))]
+
     def count_due(self, cutoffs: Mapping[str, datetime]) -> int:
         """How many links :meth:`due_links` would list."""
         if not cutoffs:
             return 0
-        states = list(cutoffs)
-        due = " OR ".join("(state = ? AND last_checked <= ?)" for _ in states)
-        row = self.db.execute(
-            f"SELECT count(*) FROM links WHERE (state IN ({','.join('?' * len(states))}) AND last_checked IS NULL) "
-            f"OR {due}", [*states, *(value for state, cutoff in cutoffs.items() for value in (state, iso(cutoff)))]
-        ).fetchone()
-        return int(row[0])
+        never, again, params = self._due_sql(cutoffs)
+        return int(self.db.execute(f"SELECT count(*) FROM links WHERE {never} OR {again}", params).fetchone()[0])
 
     def hosts_with_work(self, cutoffs: Mapping[str, datetime]) -> set[str]:
         """Hosts of the links a sweep would capture (never captured nor judged) or check (due)."""
-        states = list(cutoffs)
-        due = ("last_checked <= CASE state " + " ".join("WHEN ? THEN ?" for _ in states) + " END") if states else "0 = 1"
-        marks = ",".join("?" * len(states)) or "NULL"
-        rows = self.db.execute(
-            "SELECT DISTINCT host FROM links WHERE host IS NOT NULL AND host <> '' AND ("
-            "(cited_capture_id IS NULL AND last_checked IS NULL AND NOT (state = 'excluded' AND reason = 'ignored')) "
-            f"OR (last_checked IS NULL AND state IN ({marks})) OR {due})",
-            [*states, *(value for state, cutoff in cutoffs.items() for value in (state, iso(cutoff)))])
+        work = "(cited_capture_id IS NULL AND last_checked IS NULL AND NOT (state = 'excluded' AND reason = 'ignored'))"
+        params: list[Any] = []
+        if cutoffs:
+            never, again, params = self._due_sql(cutoffs)
+            work += f" OR {never} OR {again}"
+        rows = self.db.execute(f"SELECT DISTINCT host FROM links WHERE host IS NOT NULL AND host <> '' AND ({work})",
+                               params)
         return {str(row[0]) for row in rows}
 
     def iter_due_links(self, cutoffs: Mapping[str, datetime]) -> Iterator[dict[str, Any]]:
@@ -620,27 +624,23 @@ class Store:
         check lies before the page boundary."""
         if not cutoffs:
             return
-        states = list(cutoffs)
-        marks = ",".join("?" * len(states))
+        never, again, params = self._due_sql(cutoffs)
+        states, cutoff_params = params[:len(cutoffs)], params[len(cutoffs):]
         after = 0
         while True:  # never checked, whatever the state
-            page = list(self._rows(f"SELECT {self.BRIEF_COLUMNS} FROM links WHERE last_checked IS NULL "
-                                   f"AND id > ? AND state IN ({marks}) ORDER BY id LIMIT ?",
-                                   [after, *states, self.PAGE]))
+            page = list(self._rows(f"SELECT {self.BRIEF_COLUMNS} FROM links WHERE {never} AND id > ? "
+                                   "ORDER BY id LIMIT ?", [*states, after, self.PAGE]))
             yield from page
             if len(page) < self.PAGE:
                 break
             after = page[-1]["id"]
-        # each state's cutoff as one expression: no state index to prefer over links_checked_order
-        due = "last_checked <= CASE state " + " ".join("WHEN ? THEN ?" for _ in states) + " END"
-        due_params = [value for state, cutoff in cutoffs.items() for value in (state, iso(cutoff))]
         checked, after = "", 0
         while True:  # then by last check, oldest first
             # a range of the links_checked_order index, past the last page's (last_checked, id)
             page = list(self._rows(f"SELECT {self.BRIEF_COLUMNS} FROM links WHERE last_checked >= ? "
-                                   f"AND NOT (last_checked = ? AND id <= ?) AND ({due}) "
+                                   f"AND NOT (last_checked = ? AND id <= ?) AND {again} "
                                    "ORDER BY last_checked, id LIMIT ?",
-                                   [checked, checked, after, *due_params, self.PAGE]))
+                                   [checked, checked, after, *cutoff_params, self.PAGE]))
             yield from page
             if len(page) < self.PAGE:
                 return

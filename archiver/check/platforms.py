@@ -37,6 +37,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from .diff import similarity, titles_match
 from ..models import FetchResult, Verdict
+from .states import Judgement
 
 KINDS = ("oembed", "reddit", "mastodon", "bluesky")
 # An answer larger than this is not a post's metadata.
@@ -59,14 +60,6 @@ class Answer:
     title: str | None = None
     text: str = ""
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class PlatformVerdict:
-    verdict: Verdict
-    reason: str
-    similarity: float | None = None
-    detail: str | None = None
 
 
 # ---------------------------------------------------------------- the table
@@ -235,32 +228,32 @@ def answer_text(answer: Answer) -> str:
     return "\n".join(v for v in (answer.title or "", answer.text) if v)
 
 
-def compare(cited: Answer, live: Answer, changed_below: float) -> PlatformVerdict:
+def compare(cited: Answer, live: Answer, changed_below: float) -> Judgement:
     """An alive post against its cited answer: ok, minor-edit, title-changed or drift."""
     old, new = answer_text(cited), answer_text(live)
     if old == new:
-        return PlatformVerdict(Verdict.OK, "unchanged", 1.0)
+        return Judgement(Verdict.OK, "unchanged", 1.0)
     if cited.title and live.title and not titles_match(cited.title, live.title):
         score = similarity(old, new)
-        return PlatformVerdict(Verdict.CHANGED, "title-changed", score, f"the platform's title is now {live.title!r}")
+        return Judgement(Verdict.CHANGED, "title-changed", score, f"the platform's title is now {live.title!r}")
     score = similarity(cited.text, live.text) if cited.text or live.text else 1.0
     if score < changed_below:
-        return PlatformVerdict(Verdict.CHANGED, "drift", score, f"the post's text changed (similarity {score:.2f})")
-    return PlatformVerdict(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score)
+        return Judgement(Verdict.CHANGED, "drift", score, f"the post's text changed (similarity {score:.2f})")
+    return Judgement(Verdict.OK, "unchanged" if score >= 0.999 else "minor-edit", score)
 
 
-def verdict_of(answer: Answer, cited: Answer | None, changed_below: float, where: str) -> PlatformVerdict | None:
+def verdict_of(answer: Answer, cited: Answer | None, changed_below: float, where: str) -> Judgement | None:
     """The verdict an endpoint's answer gives, or None when it says nothing definite."""
     if answer.status == "removed":
-        return PlatformVerdict(Verdict.FAILED, "removed", detail=f"{answer.detail}; {where}")
+        return Judgement(Verdict.FAILED, "removed", detail=f"{answer.detail}; {where}")
     if answer.status == "private":
-        return PlatformVerdict(Verdict.BLOCKED, "private", detail=f"{answer.detail}; {where}")
+        return Judgement(Verdict.BLOCKED, "private", detail=f"{answer.detail}; {where}")
     if answer.status != "alive":
         return None
     if cited is None:
-        return PlatformVerdict(Verdict.OK, "unchanged", None, f"the platform's answer is now the reference; {where}")
+        return Judgement(Verdict.OK, "unchanged", None, f"the platform's answer is now the reference; {where}")
     found = compare(cited, answer, changed_below)
-    return PlatformVerdict(found.verdict, found.reason, found.similarity,
+    return Judgement(found.verdict, found.reason, found.similarity,
                            f"{found.detail + '; ' if found.detail else ''}{where}")
 
 
@@ -349,7 +342,7 @@ class Platforms:
         return None
 
     async def judge(self, link: dict[str, Any], page_html: str, page_words: int | None,
-                    changed_below: float) -> PlatformVerdict | None:
+                    changed_below: float) -> Judgement | None:
         """The platform's verdict on a link, or None (not a platform post, or no definite answer)."""
         found = self.endpoint(link["url"], page_html, page_words)
         if found is None:

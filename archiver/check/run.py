@@ -48,18 +48,9 @@ from .pages import (
 )
 from .platforms import Platforms
 from ..capture.snapshot import DISK_FULL
-from .states import fetch_verdict, transition
+from .states import Judgement, fetch_verdict, transition
 from ..archive.store import iso, parse_iso, utcnow
 from ..capture.warc import pack
-
-
-@dataclass(frozen=True)
-class Judgement:
-    verdict: Verdict
-    reason: str
-    similarity: float | None = None
-    detail: str | None = None
-    moved_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -331,9 +322,7 @@ class Checker:
         assert self.platforms is not None
         html, words = self.platforms.discovery_page(result, live.text if live is not None else None)
         found = await self.platforms.judge(link, html, words, self.config.check.changed_below)
-        if found is None:
-            return judgement
-        return Judgement(found.verdict, found.reason, found.similarity, detail=found.detail)
+        return judgement if found is None else found
 
     def _reviewed(self, link: dict[str, Any], result: FetchResult, judgement: Judgement,
                   live: PageText | None) -> Judgement:

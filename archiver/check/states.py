@@ -21,6 +21,18 @@ from .judge import classify_status
 from ..models import EXCLUSION_REASONS, FetchResult, State, Verdict
 
 
+
+@dataclass(frozen=True)
+class Judgement:
+    """One check's verdict, its reason and what backs it (archiver.check.run, archiver.check.platforms)."""
+
+    verdict: Verdict
+    reason: str
+    similarity: float | None = None
+    detail: str | None = None
+    moved_to: str | None = None
+
+
 @dataclass(frozen=True)
 class Transition:
     state: State
